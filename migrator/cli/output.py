@@ -1,0 +1,46 @@
+"""Rendering shared by every CLI command: table (rich), json or yaml, and one-paragraph errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from migrator.errors import MigratorError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+OutputOption = typer.Option(OutputFormat.table, "--output", "-o", help="table, json or yaml")
+
+
+def emit(data: Any, output: OutputFormat, table: Table | str | None = None) -> None:
+    """Print `data` as JSON/YAML, or the given rich table (or text) for humans."""
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    elif output is OutputFormat.yaml:
+        sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False))
+    elif table is not None:
+        console.print(table)
+    else:
+        console.print_json(json.dumps(data, default=str))
+
+
+def fail(error: MigratorError) -> "typer.Exit":
+    """Print the error paragraph and return the Exit carrying its code (0 done, 1 failed, 2 bad input,
+    3 paused on a safety gate)."""
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=error.exit_code)

@@ -1,0 +1,31 @@
+"""A Phase: an ordered list of steps behind entry preconditions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from migrator.engine.step import Step, StepContext, Verdict
+
+#: A precondition reads the real system and answers with a Verdict; a failed one stops the phase
+#: before any step runs.
+Precondition = Callable[[StepContext], Verdict]
+
+
+@dataclass
+class Phase:
+    name: str
+    steps: list[Step]
+    preconditions: list[Precondition] = field(default_factory=list)
+    #: When set, the planner decided the phase is unnecessary; the text says why (and what it saves).
+    skip_reason: str | None = None
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"phase {self.name} has no step {name!r}")
+
+    @property
+    def irreversible_steps(self) -> list[str]:
+        return [s.name for s in self.steps if not s.reversible]

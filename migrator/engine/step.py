@@ -1,0 +1,100 @@
+"""The unit of work of a migration: a Step, and the data it exchanges with the machine.
+
+The engine knows nothing of Kafka. A step is as small as an Alembic migration: `plan` says what it
+would do (pure read; this is the dry-run), `snapshot` records what it is about to change, `apply`
+changes it (idempotent), `verify` reads the real system and is the only judge of "done", and
+`rollback` restores the snapshot taken before `apply`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from migrator.engine.events import EventBus
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One line of a dry-run plan: what would change, where, and with which values."""
+
+    verb: str
+    target: str
+    detail: JSON = field(default_factory=dict)
+
+    def to_dict(self) -> JSON:
+        return {"verb": self.verb, "target": self.target, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `verify` found. `done=False` with a `retry_after` means "not yet" (keep polling)."""
+
+    done: bool
+    reason: str = ""
+    retry_after: float | None = None
+
+    @classmethod
+    def ok(cls, reason: str = "") -> "Verdict":
+        return cls(True, reason)
+
+    @classmethod
+    def pending(cls, reason: str, retry_after: float = 2.0) -> "Verdict":
+        return cls(False, reason, retry_after)
+
+    @classmethod
+    def failed(cls, reason: str) -> "Verdict":
+        return cls(False, reason, None)
+
+    def to_dict(self) -> JSON:
+        return {"done": self.done, "reason": self.reason, "retry_after": self.retry_after}
+
+
+@dataclass
+class StepContext:
+    """What a step sees. `config` and `resources` are opaque to the engine (the phase owns them).
+
+    `state` is the phase's shared, JSON-serialisable memory (e.g. the inventory one step read and a
+    later step uses); the machine persists it in the checkpoint, so a resumed run sees it again.
+    What `apply` writes there is durable only once apply returns: a resumed run that finds the
+    outcome already in place does not apply again, so record what later steps need in `snapshot`
+    or `verify`.
+    """
+
+    config: Any
+    resources: Any
+    state: JSON
+    events: EventBus
+    dry_run: bool = False
+
+
+class Step(ABC):
+    """A named, checkpointed unit of a phase. Subclasses set `name` and, if it applies, `reversible`."""
+
+    name: ClassVar[str]
+    reversible: ClassVar[bool] = True
+    #: How long the machine keeps polling a pending verify before it gives up (seconds).
+    verify_timeout: ClassVar[float] = 600.0
+
+    @abstractmethod
+    def plan(self, ctx: StepContext) -> list[Action]:
+        """What apply would do, read-only. An empty list means nothing to do."""
+
+    def snapshot(self, ctx: StepContext) -> JSON:
+        """The state apply is about to change, recorded before apply; rollback gets it back."""
+        return {}
+
+    @abstractmethod
+    def apply(self, ctx: StepContext) -> None:
+        """Make the change. Must be idempotent: it may run again after a crash."""
+
+    @abstractmethod
+    def verify(self, ctx: StepContext) -> Verdict:
+        """Read the real system and say whether the step's outcome holds."""
+
+    def rollback(self, ctx: StepContext, before: JSON) -> None:
+        """Restore `before` (the snapshot). Irreversible steps keep this default."""
+        raise NotImplementedError(f"step {self.name} is irreversible")
