@@ -131,7 +131,18 @@ def load_config(path: Path) -> MigrationConfig:
     base = Path(path).resolve().parent
     if not config.checkpoint.path.is_absolute():
         config.checkpoint.path = base / config.checkpoint.path
+    _check_secrets_readable(config)
     return config
+
+
+def _check_secrets_readable(model: BaseModel) -> None:
+    """Fail before anything connects when a named secret is missing; the values are not kept."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretRef):
+            value.read()
+        elif isinstance(value, BaseModel):
+            _check_secrets_readable(value)
 
 
 # At the bottom, as a module import: the DNS section imports SecretRef from here, and the annotation
