@@ -9,8 +9,7 @@ from typing import Any
 
 import typer
 import yaml
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, RenderableType
 
 from migrator.errors import MigratorError
 
@@ -27,7 +26,7 @@ class OutputFormat(str, Enum):
 OutputOption = typer.Option(OutputFormat.table, "--output", "-o", help="table, json or yaml")
 
 
-def emit(data: Any, output: OutputFormat, table: Table | str | None = None) -> None:
+def emit(data: Any, output: OutputFormat, table: RenderableType | None = None) -> None:
     """Print `data` as JSON/YAML, or the given rich table (or text) for humans."""
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

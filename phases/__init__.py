@@ -1,0 +1,34 @@
+"""The phases of a migration, in the order they run. Each module exposes `build(config) -> Phase`."""
+
+from __future__ import annotations
+
+import importlib
+
+from migrator.config import MigrationConfig
+from migrator.engine.phase import Phase
+from migrator.errors import BadInput
+
+#: Phase name -> module, in migration order. A phase joins this table when its module exists.
+PHASES: dict[str, str] = {
+    "preflight": "phases.preflight",
+    "dns-facade": "phases.dns_facade",
+}
+
+
+def phase_names() -> list[str]:
+    return list(PHASES)
+
+
+def build_phase(name: str, config: MigrationConfig) -> Phase:
+    """The phase `name` as configured; BadInput for a name that is not a phase."""
+    if name not in PHASES:
+        raise BadInput(
+            f"There is no phase called {name!r}. The phases, in order, are: {', '.join(PHASES)}. "
+            "Run `migrator plan` to see each one's steps."
+        )
+    return importlib.import_module(PHASES[name]).build(config)
+
+
+def earlier_phases(name: str) -> list[str]:
+    names = phase_names()
+    return names[: names.index(name)]
