@@ -1,0 +1,569 @@
+"""A real ZooKeeper-mode Kafka cluster as local processes, for tests and the demo.
+
+    cluster = SandboxCluster(workdir, brokers=[BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c")])
+    cluster.up()            # ZooKeeper, the chroot, brokers; returns once all are registered + a controller
+    ...
+    cluster.down()
+
+Layout of `workdir`: sandbox.json (pids and ports, so `SandboxCluster.load(workdir)` finds a running
+cluster again from another process), log4j.properties, zookeeper/{zoo.cfg,data,zookeeper.log} and
+broker-<id>/{server.properties,data,server.log}.
+
+Clusters built in a process with `stop_at_exit=True` (the default) are stopped when that process
+exits, so an interrupted test run leaves no JVM behind; `migrator sandbox up` passes False to leave
+its cluster running.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import yaml
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
+
+from migrator.config import MigrationConfig
+from migrator.errors import BadInput, MigratorError
+from migrator.sandbox import configs
+from migrator.sandbox.jars import classpath, require_java
+from migrator.sandbox.ports import HOST, free_port, is_listening
+from migrator.sandbox.process import JvmProcess
+
+STATE_FILE = "sandbox.json"
+_STATE_FORMAT = 1
+BROKER_HEAP = "384m"
+ZOOKEEPER_HEAP = "128m"
+_POLL_SECONDS = 0.2
+# A broker SIGKILLed moments ago is still registered until ZooKeeper expires its session.
+_DEREGISTER_TIMEOUT = 2 * configs.ZK_SESSION_TIMEOUT_MS / 1000 + 10
+_PORT_TAKEN = "Address already in use"
+
+log = logging.getLogger(__name__)
+# kazoo warns on every dropped connection while processes come and go; shown only where the
+# application configured logging.
+log.addHandler(logging.NullHandler())
+
+
+class SandboxError(MigratorError):
+    """A sandbox process failed to start or stop; the message quotes the end of its log."""
+
+
+@dataclass(frozen=True)
+class BrokerSpec:
+    """One broker to run. `config` entries override the sandbox's server.properties; `{port}` in a
+    value stands for the broker's allocated client port (e.g. to replace `listeners`)."""
+
+    id: int
+    rack: str | None = None
+    config: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class SandboxProcess:
+    """A sandbox JVM and where its files live; `process` is None until started."""
+
+    port: int
+    home: Path
+    process: JvmProcess | None = None
+
+    config_name: ClassVar[str]
+    log_name: ClassVar[str]
+
+    @property
+    def name(self) -> str:
+        return self.home.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / self.config_name
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / self.log_name
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.alive
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+
+@dataclass(eq=False)
+class ZooKeeperProcess(SandboxProcess):
+    config_name: ClassVar[str] = "zoo.cfg"
+    log_name: ClassVar[str] = "zookeeper.log"
+    main_class: ClassVar[str] = "org.apache.zookeeper.server.ZooKeeperServerMain"
+    heap: ClassVar[str] = ZOOKEEPER_HEAP
+
+
+@dataclass(eq=False)
+class BrokerProcess(SandboxProcess):
+    spec: BrokerSpec = field(kw_only=True)
+
+    config_name: ClassVar[str] = "server.properties"
+    log_name: ClassVar[str] = "server.log"
+    main_class: ClassVar[str] = "kafka.Kafka"
+    heap: ClassVar[str] = BROKER_HEAP
+
+    @property
+    def id(self) -> int:
+        return self.spec.id
+
+
+DEFAULT_BROKERS = (BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c"))
+
+
+class SandboxCluster:
+    def __init__(
+        self,
+        workdir: Path,
+        brokers: Sequence[BrokerSpec] = DEFAULT_BROKERS,
+        chroot: str = "/kafka",
+        *,
+        stop_at_exit: bool = True,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        if chroot and (not chroot.startswith("/") or chroot.endswith("/")):
+            raise ValueError(f"chroot {chroot!r} must be '' or start with '/' and not end with '/'")
+        ids = [spec.id for spec in brokers]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"broker ids must be unique, got {ids}")
+        self.workdir = Path(workdir).resolve()
+        self.chroot = chroot
+        self.stop_at_exit = stop_at_exit
+        self.startup_timeout = startup_timeout
+        self.zookeeper = ZooKeeperProcess(port=0, home=self.workdir / "zookeeper")
+        self.brokers: dict[int, BrokerProcess] = {}
+        for spec in brokers:
+            self.brokers[spec.id] = self._broker_process(spec, port=0)
+        # Fixed when the cluster is created, so brokers added later get the same cluster-wide settings.
+        self.broker_defaults: dict[str, object] = configs.broker_defaults(len(brokers))
+        self.cluster_id: str | None = None
+        self._zk: KazooClient | None = None
+        self._runtime: tuple[str, str] | None = None  # java executable, classpath
+
+    # -- connection details ------------------------------------------------------------------
+
+    @property
+    def zookeeper_hosts(self) -> str:
+        return self.zookeeper.address
+
+    @property
+    def zookeeper_connect(self) -> str:
+        return self.zookeeper_hosts + self.chroot
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(broker.address for broker in self.brokers.values())
+
+    # -- whole cluster -----------------------------------------------------------------------
+
+    def up(self) -> SandboxCluster:
+        """Start ZooKeeper, create the chroot, start every broker in parallel, and return once all are
+        registered and a controller is elected. On failure everything started is stopped again."""
+        alive = [p.name for p in self._processes() if p.running]
+        if alive:
+            raise BadInput(
+                f"The sandbox in {self.workdir} is already running ({', '.join(alive)}). Use it as it is, "
+                f"or stop it first with `migrator sandbox down --dir {self.workdir}`."
+            )
+        self._java_runtime()  # fail on a missing java/mvn before anything starts
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "log4j.properties").write_text(configs.LOG4J_PROPERTIES)
+        if self.stop_at_exit:
+            _stop_at_exit(self)
+        try:
+            self._start_zookeeper()
+            # Registrations of brokers stopped uncleanly in an earlier run outlive a ZooKeeper restart
+            # until their sessions expire, and would make the new brokers fail with NodeExists.
+            self._wait_deregistered(list(self.brokers))
+            for broker in self.brokers.values():
+                broker.port = free_port(self._promised_ports())
+                self._write_broker_config(broker)
+                self._launch(broker)
+            self._wait_registered(list(self.brokers.values()))
+            self._wait(
+                lambda: self._zk_client().exists(f"{self.chroot}/controller") is not None,
+                "a controller to be elected",
+                self._processes(),
+            )
+            self.cluster_id = self._read_cluster_id()
+        except BaseException:
+            self.down(grace=5)
+            raise
+        self.save_state()
+        return self
+
+    def down(self, grace: float = 30.0) -> None:
+        """Stop every process: brokers first (SIGTERM, a controlled shutdown, all at once), then
+        ZooKeeper; whatever has not exited after `grace` seconds is SIGKILLed. Files stay."""
+        try:
+            running = [b for b in self.brokers.values() if b.running]
+            _stop_all([b.process for b in running if b.process is not None], grace)
+            self._close_zk()
+            if self.zookeeper.running and self.zookeeper.process is not None:
+                _stop_all([self.zookeeper.process], min(grace, 10))
+        finally:
+            _LIVE.discard(self)
+            if (self.workdir / STATE_FILE).exists():
+                self.save_state()
+
+    # -- single brokers ----------------------------------------------------------------------
+
+    def add_broker(self, spec: BrokerSpec, timeout: float | None = None) -> BrokerProcess:
+        """Start a new broker (empty log dir) and wait until it is registered."""
+        if spec.id in self.brokers:
+            raise ValueError(f"broker {spec.id} is already part of this sandbox")
+        broker = self._broker_process(spec, port=free_port(self._promised_ports()))
+        self.brokers[spec.id] = broker
+        self._write_broker_config(broker)
+        self._launch(broker)
+        self.save_state()
+        self._wait_registered([broker], timeout)
+        return broker
+
+    def stop_broker(self, broker_id: int, timeout: float = 60.0) -> None:
+        """Controlled shutdown (SIGTERM); returns once the process exited and deregistered."""
+        broker = self.brokers[broker_id]
+        if broker.process is None or not broker.running:
+            return
+        clean = broker.process.stop(grace=timeout)
+        self.save_state()
+        if not clean:
+            raise SandboxError(
+                f"Broker {broker_id} did not finish its controlled shutdown within {timeout:.0f} s and was "
+                f"killed. Last lines of {broker.log_path}:\n{broker.process.log_tail()}"
+            )
+        self._wait_deregistered([broker_id])
+
+    def kill_broker(self, broker_id: int) -> None:
+        """SIGKILL, like a VM losing power. Its registration stays until its ZooKeeper session
+        expires (zookeeper.session.timeout.ms)."""
+        broker = self.brokers[broker_id]
+        if broker.process is not None:
+            broker.process.kill()
+        self.save_state()
+
+    def start_broker(self, broker_id: int, timeout: float | None = None) -> BrokerProcess:
+        """Restart a stopped or killed broker with its data dir and port; waits for registration."""
+        broker = self.brokers[broker_id]
+        if broker.running:
+            return broker
+        self._wait_deregistered([broker_id])
+        self._launch(broker)
+        self.save_state()
+        self._wait_registered([broker], timeout)
+        return broker
+
+    # -- files -------------------------------------------------------------------------------
+
+    def write_migration_config(self, path: Path, migration_id: str = "sandbox") -> Path:
+        """A migration.yaml for this cluster (checkpoints in `.migrator` beside it)."""
+        if self.cluster_id is None:
+            raise MigratorError("The sandbox has no cluster id yet; call up() before writing its config.")
+        path = Path(path).resolve()
+        data = {
+            "migration_id": migration_id,
+            "cluster": {
+                "zookeeper_connect": self.zookeeper_connect,
+                "bootstrap_servers": self.bootstrap_servers,
+                "cluster_id": self.cluster_id,
+            },
+            "checkpoint": {"store": "local", "path": str(path.parent / ".migrator")},
+        }
+        MigrationConfig.model_validate(data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    def state(self) -> dict[str, object]:
+        """What sandbox.json records."""
+        return {
+            "format": _STATE_FORMAT,
+            "chroot": self.chroot,
+            "cluster_id": self.cluster_id,
+            "broker_defaults": self.broker_defaults,
+            "zookeeper": {"port": self.zookeeper.port, "pid": _live_pid(self.zookeeper)},
+            "brokers": [
+                {
+                    "id": b.id,
+                    "rack": b.spec.rack,
+                    "config": dict(b.spec.config),
+                    "port": b.port,
+                    "pid": _live_pid(b),
+                }
+                for b in self.brokers.values()
+            ],
+        }
+
+    def save_state(self) -> None:
+        path = self.workdir / STATE_FILE
+        scratch = path.with_suffix(".json.tmp")
+        scratch.write_text(json.dumps(self.state(), indent=2) + "\n")
+        os.replace(scratch, path)
+
+    @classmethod
+    def load(cls, workdir: Path, *, stop_at_exit: bool = False) -> SandboxCluster:
+        """The cluster recorded in `workdir`/sandbox.json, with handles on its processes if they run."""
+        workdir = Path(workdir).resolve()
+        try:
+            state = json.loads((workdir / STATE_FILE).read_text())
+        except FileNotFoundError:
+            raise BadInput(
+                f"There is no sandbox in {workdir} ({STATE_FILE} is missing). Start one with "
+                f"`migrator sandbox up --dir {workdir}`, or pass the --dir it was started with."
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise BadInput(
+                f"{workdir / STATE_FILE} is not valid JSON ({exc}); it was not written by this tool or was "
+                "damaged. Stop any sandbox processes by hand and delete the folder."
+            ) from None
+        if state.get("format") != _STATE_FORMAT:
+            raise BadInput(
+                f"{workdir / STATE_FILE} has format {state.get('format')!r}, this migrator reads "
+                f"{_STATE_FORMAT}. Stop that sandbox with the migrator version that started it."
+            )
+        specs = [BrokerSpec(b["id"], b["rack"], b["config"]) for b in state["brokers"]]
+        cluster = cls(workdir, specs, state["chroot"], stop_at_exit=stop_at_exit)
+        cluster.broker_defaults = state["broker_defaults"]
+        cluster.cluster_id = state["cluster_id"]
+        cluster.zookeeper.port = state["zookeeper"]["port"]
+        cluster._attach(cluster.zookeeper, state["zookeeper"]["pid"])
+        for record in state["brokers"]:
+            broker = cluster.brokers[record["id"]]
+            broker.port = record["port"]
+            cluster._attach(broker, record["pid"])
+        if stop_at_exit:
+            _stop_at_exit(cluster)
+        return cluster
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _broker_process(self, spec: BrokerSpec, port: int) -> BrokerProcess:
+        return BrokerProcess(port=port, home=self.workdir / f"broker-{spec.id}", spec=spec)
+
+    def _processes(self) -> list[SandboxProcess]:
+        return [self.zookeeper, *self.brokers.values()]
+
+    def _promised_ports(self) -> set[int]:
+        return {p.port for p in self._processes() if p.port}
+
+    def _attach(self, node: SandboxProcess, pid: int | None) -> None:
+        if pid is not None:
+            node.process = JvmProcess.attach(pid, str(node.config_path), node.log_path)
+
+    def _start_zookeeper(self) -> None:
+        zk = self.zookeeper
+        zk.port = free_port(self._promised_ports())
+        self._write_zookeeper_config()
+        self._launch(zk)
+        self._wait(lambda: _zookeeper_serving(zk.port), "ZooKeeper to serve requests", [zk])
+        if self.chroot:
+            self._zk_client().ensure_path(self.chroot)
+
+    def _write_config(self, node: SandboxProcess) -> None:
+        if isinstance(node, BrokerProcess):
+            self._write_broker_config(node)
+        else:
+            self._write_zookeeper_config()
+
+    def _write_zookeeper_config(self) -> None:
+        zk = self.zookeeper
+        zk.data_dir.mkdir(parents=True, exist_ok=True)
+        zk.config_path.write_text(
+            configs.render_properties(configs.zookeeper_config(data_dir=zk.data_dir, port=zk.port))
+        )
+
+    def _write_broker_config(self, broker: BrokerProcess) -> None:
+        broker.data_dir.mkdir(parents=True, exist_ok=True)
+        config = configs.broker_config(
+            broker_id=broker.id,
+            rack=broker.spec.rack,
+            port=broker.port,
+            zookeeper_connect=self.zookeeper_connect,
+            data_dir=broker.data_dir,
+            defaults=self.broker_defaults,
+            overrides=broker.spec.config,
+        )
+        broker.config_path.write_text(configs.render_properties(config))
+
+    def _java_runtime(self) -> tuple[str, str]:
+        if self._runtime is None:
+            self._runtime = (require_java(), classpath())
+        return self._runtime
+
+    def _launch(self, node: SandboxProcess) -> None:
+        assert isinstance(node, (ZooKeeperProcess, BrokerProcess))
+        java, jars = self._java_runtime()
+        node.home.mkdir(parents=True, exist_ok=True)
+        node.process = JvmProcess.launch(
+            java=java,
+            classpath=jars,
+            main_class=node.main_class,
+            config_path=node.config_path,
+            heap=node.heap,
+            log4j_config=self.workdir / "log4j.properties",
+            log_path=node.log_path,
+        )
+
+    def _wait_registered(self, brokers: list[BrokerProcess], timeout: float | None = None) -> None:
+        # A broker registers in ZooKeeper early in its start-up and opens its listener last; SIGTERM
+        # before that halts it without a controlled shutdown. Ready means both.
+        def ready() -> bool:
+            zk = self._zk_client()
+            return all(
+                zk.exists(f"{self.chroot}/brokers/ids/{b.id}") is not None and is_listening(b.port)
+                for b in brokers
+            )
+
+        names = ", ".join(str(b.id) for b in brokers)
+        self._wait(ready, f"broker(s) {names} to register and listen", [self.zookeeper, *brokers], timeout)
+        self.save_state()
+
+    def _wait_deregistered(self, broker_ids: Iterable[int]) -> None:
+        paths = [f"{self.chroot}/brokers/ids/{i}" for i in broker_ids]
+        self._wait(
+            lambda: all(self._zk_client().exists(p) is None for p in paths),
+            f"{', '.join(paths)} to disappear (ZooKeeper session expiry)",
+            [],
+            _DEREGISTER_TIMEOUT,
+        )
+
+    def _wait(
+        self,
+        condition: Callable[[], bool],
+        what: str,
+        watched: Sequence[SandboxProcess],
+        timeout: float | None = None,
+    ) -> None:
+        """Poll `condition` until true. Fail fast, quoting its log, if a watched process exits; one
+        that lost the race for its port (another program bound it between our check and its start)
+        is relaunched once on a new port."""
+        timeout = self.startup_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        relaunched: set[int] = set()
+        while True:
+            try:
+                if condition():
+                    return
+            except (KazooException, KazooTimeoutError):
+                pass  # ZooKeeper not reachable yet: keep polling
+            for node in watched:
+                if node.running or node.process is None:
+                    continue
+                log_tail = node.process.log_tail()
+                if _PORT_TAKEN in log_tail and id(node) not in relaunched:
+                    relaunched.add(id(node))
+                    node.port = free_port(self._promised_ports())
+                    self._write_config(node)
+                    self._launch(node)
+                    continue
+                raise SandboxError(
+                    f"{node.name} (pid {node.pid}) exited while waiting for {what}. "
+                    f"Last lines of {node.log_path}:\n{log_tail}"
+                )
+            if time.monotonic() >= deadline:
+                details = "".join(
+                    f"\n--- last lines of {node.log_path} ---\n{node.process.log_tail(15)}"
+                    for node in watched
+                    if node.process is not None
+                )
+                raise SandboxError(f"Timed out after {timeout:.0f} s waiting for {what}.{details}")
+            time.sleep(_POLL_SECONDS)
+
+    def _zk_client(self) -> KazooClient:
+        if self._zk is None:
+            client = KazooClient(hosts=self.zookeeper_hosts, timeout=10.0, logger=log)
+            try:
+                client.start(timeout=10)
+            except KazooTimeoutError:
+                client.close()
+                raise
+            self._zk = client
+        return self._zk
+
+    def _close_zk(self) -> None:
+        if self._zk is not None:
+            self._zk.stop()
+            self._zk.close()
+            self._zk = None
+
+    def _read_cluster_id(self) -> str:
+        raw, _ = self._zk_client().get(f"{self.chroot}/cluster/id")
+        return str(json.loads(raw)["id"])
+
+
+def _live_pid(node: SandboxProcess) -> int | None:
+    return node.pid if node.running else None
+
+
+def _zookeeper_serving(port: int) -> bool:
+    """ZooKeeper's `srvr` four-letter word: it accepts connections before it serves sessions, and a
+    session attempted in between stalls for a whole connect timeout."""
+    try:
+        with socket.create_connection((HOST, port), timeout=2) as sock:
+            sock.sendall(b"srvr")
+            return sock.recv(64).startswith(b"Zookeeper version")
+    except OSError:
+        return False
+
+
+def _stop_all(processes: list[JvmProcess], grace: float) -> None:
+    """SIGTERM all at once (their shutdowns overlap), SIGKILL whatever outlives `grace`."""
+    for process in processes:
+        process.signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        if not process.wait(max(0.0, deadline - time.monotonic())):
+            process.kill()
+
+
+# Clusters of this process to stop when it exits, so an interrupted test run leaks no JVM.
+_LIVE: set[SandboxCluster] = set()
+
+
+def _stop_at_exit(cluster: SandboxCluster) -> None:
+    _LIVE.add(cluster)
+    # Python's default SIGTERM disposition (what `timeout` or a cancelled CI job sends) ends the
+    # process without running atexit hooks; turn it into an interrupt, unless someone else handles it.
+    if (
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        and threading.current_thread() is threading.main_thread()
+    ):
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+@atexit.register
+def _stop_live_clusters() -> None:
+    for cluster in list(_LIVE):
+        try:
+            cluster.down(grace=10)
+        except Exception as error:  # keep stopping the others
+            print(f"sandbox: could not stop {cluster.workdir}: {error}", file=sys.stderr)
