@@ -11,6 +11,7 @@ from migrator.errors import BadInput
 #: Phase name -> module, in migration order. A phase joins this table when its module exists.
 PHASES: dict[str, str] = {
     "preflight": "phases.preflight",
+    "dns-facade": "phases.dns_facade",
 }
 
 
