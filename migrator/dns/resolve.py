@@ -10,7 +10,7 @@ import dns.name
 import dns.rdatatype
 
 from migrator.dns import wire
-from migrator.dns.config import Address, absolute_name
+from migrator.dns.config import Address, absolute_name, in_zone
 from migrator.errors import TemporaryError
 
 #: CNAME hops followed inside one answer (a longer chain is a loop or a mistake).
@@ -49,3 +49,20 @@ def resolve_bootstrap(name: str, port: int, server: str | Address, timeout: floa
     if not found:
         raise TemporaryError(f"{name} has no address at {address} yet.", delay=1.0)
     return ",".join(f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in found)
+
+
+def resolve_servers(servers: str, zone: str, server: str | Address, timeout: float = 2.0) -> str:
+    """A client's `bootstrap.servers` as it connects: each host inside `zone` is looked up at `server`
+    (no cache), every other host:port is kept as written."""
+    address = server if isinstance(server, Address) else Address.parse(server)
+    resolved: list[str] = []
+    for entry in (e.strip() for e in servers.split(",") if e.strip()):
+        host, _, port = entry.rpartition(":")
+        if not in_zone(absolute_name(host), zone):
+            resolved.append(entry)
+            continue
+        found = sorted(set(_addresses(absolute_name(host), address, timeout)))
+        if not found:
+            raise TemporaryError(f"{host} has no address at {address} yet.", delay=1.0)
+        resolved += [f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in found]
+    return ",".join(dict.fromkeys(resolved))
