@@ -96,6 +96,7 @@ class MigrationConfig(_Model):
     checkpoint: CheckpointConfig = CheckpointConfig()
     safety: SafetyConfig = SafetyConfig()
     dns: migrator.dns.config.DnsConfig | None = None
+    source_platform: migrator.platforms.config.SourcePlatformConfig | None = None
 
     @field_validator("migration_id")
     @classmethod
@@ -148,3 +149,4 @@ def _check_secrets_readable(model: BaseModel) -> None:
 # At the bottom, as a module import: the DNS section imports SecretRef from here, and the annotation
 # above is resolved when MigrationConfig is first used, whichever module was imported first.
 import migrator.dns.config  # noqa: E402
+import migrator.platforms.config  # noqa: E402
