@@ -80,6 +80,11 @@ class ClusterConfig(_Model):
 class CheckpointConfig(_Model):
     store: Literal["local", "kubernetes"] = "local"
     path: Path = Path(".migrator")
+    # store: kubernetes keeps checkpoint, journal and lock in this namespace (deploy/rbac/README.md).
+    namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    name: str | None = Field(default=None, description="Objects' base name; default migrator-<migration_id>.")
+    kubeconfig: Path | None = Field(default=None, description="Default: $KUBECONFIG, ~/.kube/config, or in-pod.")
+    context: str | None = None
 
 
 class SafetyConfig(_Model):

@@ -1,4 +1,4 @@
-"""Where the non-Python folders (strimzi-overrides/, runbooks/, dashboards/) are at run time.
+"""Where the non-Python folders (strimzi-overrides/, runbooks/, deploy/rbac/) are at run time.
 
 In a checkout they sit at the top of the repository; in an installed wheel they ship as the data
 packages `migrator.assets.*` (see pyproject.toml). Callers never need to know which.
@@ -12,7 +12,7 @@ from pathlib import Path
 FOLDERS = {
     "strimzi-overrides": "strimzi_overrides",
     "runbooks": "runbooks",
-    "dashboards": "dashboards",
+    "deploy/rbac": "rbac",
 }
 
 

@@ -24,11 +24,18 @@ UNFINISHED = frozenset({PhaseStatus.RUNNING, PhaseStatus.PAUSED, PhaseStatus.FAI
 
 
 def open_store(config: MigrationConfig) -> CheckpointStore:
-    if config.checkpoint.store == "local":
-        return LocalFileStore(config.checkpoint.path)
-    raise BadInput(
-        f"The checkpoint store {config.checkpoint.store!r} is not available in this version. "
-        "Set checkpoint.store: local in migration.yaml."
+    checkpoint = config.checkpoint
+    if checkpoint.store == "local":
+        return LocalFileStore(checkpoint.path)
+    # Imported here: the kubernetes client costs a second of start-up that local runs need not pay.
+    from migrator.engine.k8s_store import KubernetesStore
+
+    return KubernetesStore.connect(
+        config.migration_id,
+        checkpoint.namespace,
+        name=checkpoint.name,
+        kubeconfig=checkpoint.kubeconfig,
+        context=checkpoint.context,
     )
 
 

@@ -26,7 +26,7 @@ apt_install() {
 }
 
 setup() {
-  command -v apt-get >/dev/null && apt_install ${MIGRATOR_APT_PACKAGES:-openjdk-17-jre-headless maven bind9 bind9-utils bind9-dnsutils}
+  command -v apt-get >/dev/null && apt_install ${MIGRATOR_APT_PACKAGES:-openjdk-17-jre-headless maven bind9 bind9-utils bind9-dnsutils etcd-server}
   command -v java >/dev/null || die "Java 17 is needed to run the local Kafka sandbox; install openjdk-17-jre-headless"
   command -v mvn >/dev/null || die "Maven is needed to fetch the Kafka jars; install maven"
   local py=${PYTHON:-python3}
@@ -42,9 +42,20 @@ setup() {
   .venv/bin/python -m migrator.sandbox.jars
 }
 
+kube_rig() {
+  # The k8s tests run a real kube-apiserver built from the Go module proxy (cached after the first
+  # build, which takes several minutes). Without Go they skip locally and fail in CI.
+  if command -v go >/dev/null; then
+    say "building the kube-apiserver test rig (cached under ~/.cache/kafka-k8s-migrator)"
+    .venv/bin/python -m migrator.sandbox.kube_binaries
+  else
+    say "Go is not installed: the k8s tests will skip (install Go >= 1.23 to run them)"
+  fi
+}
+
 case "$what" in
   setup) setup ;;
   demo) setup; exec .venv/bin/migrator demo "$@" ;;
-  test) setup; exec .venv/bin/python -m pytest "$@" ;;
+  test) setup; kube_rig; exec .venv/bin/python -m pytest "$@" ;;
   *) die "usage: scripts/dev.sh demo|test|setup [options]" ;;
 esac

@@ -27,6 +27,13 @@ def test_every_package_is_listed_in_pyproject() -> None:
     assert _python_packages() <= listed, f"add to pyproject.toml packages: {_python_packages() - listed}"
 
 
+def test_every_mapped_folder_exists() -> None:
+    """setuptools refuses to build when a mapped folder is missing (git does not keep empty ones)."""
+    mapped = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    assert [folder for folder in mapped.values() if not (ROOT / folder).is_dir()] == []
+    assert set(mapped.values()) == set(FOLDERS)
+
+
 def test_wheel_ships_packages_and_asset_folders(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
