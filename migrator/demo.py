@@ -27,6 +27,7 @@ from migrator.config import MigrationConfig, load_config
 from migrator.dns.clients_scan import BrokerHost, facade_pattern, rewrite
 from migrator.dns.resolve import resolve_servers
 from migrator.engine.events import Event
+from migrator.errors import MigratorError
 from migrator.sandbox.cluster import DEFAULT_BROKERS, SandboxCluster
 from migrator.sandbox.dns_server import DnsServer
 from migrator.sandbox.workload import Workload
@@ -112,6 +113,19 @@ def _adopt_facade(config: MigrationConfig) -> None:
     rewrite(config.dns.client_scan.paths, hosts, facade_pattern(config.dns.broker_name_pattern.replace("{zone}", config.dns.zone)), None, in_place=True)
 
 
+def _wait_until_consuming(workload: Workload, timeout: float = 60.0) -> None:
+    """The consumer's first read creates __consumer_offsets; until its partitions have leaders the
+    preflight safety gate rightly counts them offline, so the phases start once consuming has begun."""
+    deadline = time.monotonic() + timeout
+    while workload.snapshot().consumed == 0:
+        if time.monotonic() > deadline:
+            raise MigratorError(
+                f"The demo workload consumed nothing within {timeout:.0f} s; the sandbox logs under the "
+                "demo's workdir say why (run with --workdir to keep them)."
+            )
+        time.sleep(0.5)
+
+
 def run_demo(
     workdir: Path | None = None,
     min_load_seconds: float = 10.0,
@@ -139,6 +153,7 @@ def run_demo(
         workload.start()
         stack.callback(workload.stop)
         started = time.monotonic()
+        _wait_until_consuming(workload)
 
         session = Session.open(config)
         if on_event:

@@ -109,6 +109,7 @@ def _details(cluster: SandboxCluster) -> dict[str, Any]:
             {
                 "name": p.name,
                 "pid": p.pid,
+                "host": p.host,
                 "port": p.port,
                 "alive": p.running,
                 "log": str(p.log_path),

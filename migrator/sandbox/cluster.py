@@ -5,6 +5,10 @@
     ...
     cluster.down()
 
+ZooKeeper listens on 127.0.0.1. Each broker listens on a loopback address of its own (derived from its
+id, see ports.py) and all brokers on one port, `cluster.broker_port`, as a fleet of VMs does: DNS
+records carry no port, so the DNS facade can lead clients to one broker only by its address.
+
 Layout of `workdir`: sandbox.json (pids and ports, so `SandboxCluster.load(workdir)` finds a running
 cluster again from another process), log4j.properties, zookeeper/{zoo.cfg,data,zookeeper.log} and
 broker-<id>/{server.properties,data,server.log}.
@@ -39,11 +43,12 @@ from migrator.config import MigrationConfig
 from migrator.errors import BadInput, MigratorError
 from migrator.sandbox import configs
 from migrator.sandbox.jars import classpath, require_java
-from migrator.sandbox.ports import HOST, free_port, is_listening
+from migrator.sandbox.ports import HOST, broker_host, free_port, free_shared_port, is_free, listening_ports
 from migrator.sandbox.process import JvmProcess
 
 STATE_FILE = "sandbox.json"
-_STATE_FORMAT = 1
+# 2: brokers on addresses of their own sharing `broker_port`; 1 had them on 127.0.0.1 with a port each.
+_STATE_FORMAT = 2
 BROKER_HEAP = "384m"
 ZOOKEEPER_HEAP = "128m"
 _POLL_SECONDS = 0.2
@@ -63,8 +68,9 @@ class SandboxError(MigratorError):
 
 @dataclass(frozen=True)
 class BrokerSpec:
-    """One broker to run. `config` entries override the sandbox's server.properties; `{port}` in a
-    value stands for the broker's allocated client port (e.g. to replace `listeners`)."""
+    """One broker to run. `config` entries override the sandbox's server.properties; in their values
+    `{host}` and `{port}` stand for the broker's own address and the cluster's broker port (e.g. to
+    replace `listeners`)."""
 
     id: int
     rack: str | None = None
@@ -107,8 +113,12 @@ class SandboxProcess:
         return self.process is not None and self.process.alive
 
     @property
+    def host(self) -> str:
+        return HOST
+
+    @property
     def address(self) -> str:
-        return f"{HOST}:{self.port}"
+        return f"{self.host}:{self.port}"
 
 
 @dataclass(eq=False)
@@ -131,6 +141,10 @@ class BrokerProcess(SandboxProcess):
     @property
     def id(self) -> int:
         return self.spec.id
+
+    @property
+    def host(self) -> str:
+        return broker_host(self.id)
 
 
 DEFAULT_BROKERS = (BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c"))
@@ -156,9 +170,10 @@ class SandboxCluster:
         self.stop_at_exit = stop_at_exit
         self.startup_timeout = startup_timeout
         self.zookeeper = ZooKeeperProcess(port=0, home=self.workdir / "zookeeper")
+        self._broker_port = 0  # chosen by up()
         self.brokers: dict[int, BrokerProcess] = {}
         for spec in brokers:
-            self.brokers[spec.id] = self._broker_process(spec, port=0)
+            self.brokers[spec.id] = self._broker_process(spec)
         # Fixed when the cluster is created, so brokers added later get the same cluster-wide settings.
         self.broker_defaults: dict[str, object] = configs.broker_defaults(len(brokers))
         self.cluster_id: str | None = None
@@ -178,6 +193,11 @@ class SandboxCluster:
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(broker.address for broker in self.brokers.values())
+
+    @property
+    def broker_port(self) -> int:
+        """The port every broker listens on, each on its own address (0 before the first up())."""
+        return self._broker_port
 
     # -- whole cluster -----------------------------------------------------------------------
 
@@ -200,11 +220,11 @@ class SandboxCluster:
             # Registrations of brokers stopped uncleanly in an earlier run outlive a ZooKeeper restart
             # until their sessions expire, and would make the new brokers fail with NodeExists.
             self._wait_deregistered(list(self.brokers))
-            for broker in self.brokers.values():
-                broker.port = free_port(self._promised_ports())
-                self._write_broker_config(broker)
+            brokers = list(self.brokers.values())
+            self._claim_port(brokers)
+            for broker in brokers:
                 self._launch(broker)
-            self._wait_registered(list(self.brokers.values()))
+            self._wait_registered(brokers)
             self._wait(
                 lambda: self._zk_client().exists(f"{self.chroot}/controller") is not None,
                 "a controller to be elected",
@@ -234,12 +254,12 @@ class SandboxCluster:
     # -- single brokers ----------------------------------------------------------------------
 
     def add_broker(self, spec: BrokerSpec, timeout: float | None = None) -> BrokerProcess:
-        """Start a new broker (empty log dir) and wait until it is registered."""
+        """Start a new broker (empty log dir) on `broker_port` and wait until it is registered."""
         if spec.id in self.brokers:
             raise ValueError(f"broker {spec.id} is already part of this sandbox")
-        broker = self._broker_process(spec, port=free_port(self._promised_ports()))
+        broker = self._broker_process(spec)
+        self._claim_port([broker])
         self.brokers[spec.id] = broker
-        self._write_broker_config(broker)
         self._launch(broker)
         self.save_state()
         self._wait_registered([broker], timeout)
@@ -268,11 +288,12 @@ class SandboxCluster:
         self.save_state()
 
     def start_broker(self, broker_id: int, timeout: float | None = None) -> BrokerProcess:
-        """Restart a stopped or killed broker with its data dir and port; waits for registration."""
+        """Restart a stopped or killed broker with its data dir on `broker_port`; waits for registration."""
         broker = self.brokers[broker_id]
         if broker.running:
             return broker
         self._wait_deregistered([broker_id])
+        self._claim_port([broker])
         self._launch(broker)
         self.save_state()
         self._wait_registered([broker], timeout)
@@ -307,12 +328,13 @@ class SandboxCluster:
             "cluster_id": self.cluster_id,
             "broker_defaults": self.broker_defaults,
             "zookeeper": {"port": self.zookeeper.port, "pid": _live_pid(self.zookeeper)},
+            "broker_port": self.broker_port,
             "brokers": [
                 {
                     "id": b.id,
                     "rack": b.spec.rack,
                     "config": dict(b.spec.config),
-                    "port": b.port,
+                    "host": b.host,  # for readers of the file: load() derives it from the id
                     "pid": _live_pid(b),
                 }
                 for b in self.brokers.values()
@@ -344,7 +366,9 @@ class SandboxCluster:
         if state.get("format") != _STATE_FORMAT:
             raise BadInput(
                 f"{workdir / STATE_FILE} has format {state.get('format')!r}, this migrator reads "
-                f"{_STATE_FORMAT}. Stop that sandbox with the migrator version that started it."
+                f"{_STATE_FORMAT} (every broker on its own loopback address, all on one port). Stop and delete "
+                f"that sandbox with the migrator version that started it (`migrator sandbox down --purge --dir "
+                f"{workdir}`), then start a new one with this version."
             )
         specs = [BrokerSpec(b["id"], b["rack"], b["config"]) for b in state["brokers"]]
         cluster = cls(workdir, specs, state["chroot"], stop_at_exit=stop_at_exit)
@@ -352,24 +376,55 @@ class SandboxCluster:
         cluster.cluster_id = state["cluster_id"]
         cluster.zookeeper.port = state["zookeeper"]["port"]
         cluster._attach(cluster.zookeeper, state["zookeeper"]["pid"])
+        cluster._use_broker_port(state["broker_port"])
         for record in state["brokers"]:
-            broker = cluster.brokers[record["id"]]
-            broker.port = record["port"]
-            cluster._attach(broker, record["pid"])
+            cluster._attach(cluster.brokers[record["id"]], record["pid"])
         if stop_at_exit:
             _stop_at_exit(cluster)
         return cluster
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _broker_process(self, spec: BrokerSpec, port: int) -> BrokerProcess:
-        return BrokerProcess(port=port, home=self.workdir / f"broker-{spec.id}", spec=spec)
+    def _broker_process(self, spec: BrokerSpec) -> BrokerProcess:
+        broker_host(spec.id)  # an id outside the address scheme fails here, before anything starts
+        return BrokerProcess(port=self.broker_port, home=self.workdir / f"broker-{spec.id}", spec=spec)
 
     def _processes(self) -> list[SandboxProcess]:
         return [self.zookeeper, *self.brokers.values()]
 
-    def _promised_ports(self) -> set[int]:
-        return {p.port for p in self._processes() if p.port}
+    def _use_broker_port(self, port: int, starting: Sequence[BrokerProcess] = ()) -> None:
+        self._broker_port = port
+        for broker in (*self.brokers.values(), *starting):
+            broker.port = port
+
+    def _claim_port(self, starting: Sequence[BrokerProcess]) -> None:
+        """Make sure every broker in `starting` can bind `broker_port`, choosing a new one (free on every
+        broker's address) when needed. The brokers share it, so it can move only while no other broker runs."""
+        taken = [b for b in starting if not (self.broker_port and is_free(self.broker_port, b.host))]
+        if not taken:
+            return
+        serving = self._serving_besides(starting)
+        if serving:
+            raise self._port_taken(taken[0], serving)
+        hosts = list(dict.fromkeys(b.host for b in (*self.brokers.values(), *starting)))
+        try:
+            port = free_shared_port(hosts)
+        except OSError as error:
+            raise SandboxError(f"No port is free on every broker address of the sandbox: {error}.") from None
+        self._use_broker_port(port, starting)
+
+    def _serving_besides(self, starting: Sequence[BrokerProcess]) -> list[BrokerProcess]:
+        return [b for b in self.brokers.values() if b.running and b not in starting]
+
+    def _port_taken(self, broker: BrokerProcess, serving: Sequence[BrokerProcess]) -> SandboxError:
+        port = self.broker_port
+        return SandboxError(
+            f"Broker {broker.id} cannot listen on {broker.address}: another program holds port {port} on that "
+            f"address or on all addresses (0.0.0.0). The brokers of a sandbox share one port, each on its own "
+            f"address (DNS records carry no port), and broker(s) {', '.join(str(b.id) for b in serving)} already "
+            f"serve on {port}, so it cannot move. Stop the program holding it (`ss -ltnp 'sport = :{port}'` "
+            f"names it) and start broker {broker.id} again."
+        )
 
     def _attach(self, node: SandboxProcess, pid: int | None) -> None:
         if pid is not None:
@@ -377,8 +432,7 @@ class SandboxCluster:
 
     def _start_zookeeper(self) -> None:
         zk = self.zookeeper
-        zk.port = free_port(self._promised_ports())
-        self._write_zookeeper_config()
+        zk.port = free_port()
         self._launch(zk)
         self._wait(lambda: _zookeeper_serving(zk.port), "ZooKeeper to serve requests", [zk])
         if self.chroot:
@@ -402,6 +456,7 @@ class SandboxCluster:
         config = configs.broker_config(
             broker_id=broker.id,
             rack=broker.spec.rack,
+            host=broker.host,
             port=broker.port,
             zookeeper_connect=self.zookeeper_connect,
             data_dir=broker.data_dir,
@@ -416,9 +471,11 @@ class SandboxCluster:
         return self._runtime
 
     def _launch(self, node: SandboxProcess) -> None:
+        """Write the node's config (its port may have moved since the last run) and start it."""
         assert isinstance(node, (ZooKeeperProcess, BrokerProcess))
         java, jars = self._java_runtime()
         node.home.mkdir(parents=True, exist_ok=True)
+        self._write_config(node)
         node.process = JvmProcess.launch(
             java=java,
             classpath=jars,
@@ -431,11 +488,14 @@ class SandboxCluster:
 
     def _wait_registered(self, brokers: list[BrokerProcess], timeout: float | None = None) -> None:
         # A broker registers in ZooKeeper early in its start-up and opens its listener last; SIGTERM
-        # before that halts it without a controlled shutdown. Ready means both.
+        # before that halts it without a controlled shutdown. Ready means both, and the listener must be
+        # the broker's own: a program holding the port would accept a test connection just the same.
         def ready() -> bool:
             zk = self._zk_client()
             return all(
-                zk.exists(f"{self.chroot}/brokers/ids/{b.id}") is not None and is_listening(b.port)
+                zk.exists(f"{self.chroot}/brokers/ids/{b.id}") is not None
+                and b.pid is not None
+                and b.port in listening_ports(b.pid)
                 for b in brokers
             )
 
@@ -459,12 +519,12 @@ class SandboxCluster:
         watched: Sequence[SandboxProcess],
         timeout: float | None = None,
     ) -> None:
-        """Poll `condition` until true. Fail fast, quoting its log, if a watched process exits; one
-        that lost the race for its port (another program bound it between our check and its start)
-        is relaunched once on a new port."""
+        """Poll `condition` until true. Fail fast, quoting its log, if a watched process exits; if one
+        lost the race for its port (another program bound it between our check and its start), they
+        are relaunched once on a new port (see `_move_port`)."""
         timeout = self.startup_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        relaunched: set[int] = set()
+        relaunched = False
         while True:
             try:
                 if condition():
@@ -475,11 +535,9 @@ class SandboxCluster:
                 if node.running or node.process is None:
                     continue
                 log_tail = node.process.log_tail()
-                if _PORT_TAKEN in log_tail and id(node) not in relaunched:
-                    relaunched.add(id(node))
-                    node.port = free_port(self._promised_ports())
-                    self._write_config(node)
-                    self._launch(node)
+                if _PORT_TAKEN in log_tail and not relaunched:
+                    relaunched = True
+                    self._move_port(node, watched)
                     continue
                 raise SandboxError(
                     f"{node.name} (pid {node.pid}) exited while waiting for {what}. "
@@ -493,6 +551,25 @@ class SandboxCluster:
                 )
                 raise SandboxError(f"Timed out after {timeout:.0f} s waiting for {what}.{details}")
             time.sleep(_POLL_SECONDS)
+
+    def _move_port(self, node: SandboxProcess, watched: Sequence[SandboxProcess]) -> None:
+        """Relaunch `node`, which found its port taken, on a new one. A broker's port is the cluster's:
+        it moves only when no broker outside this start-up runs, and all brokers starting move with it."""
+        if isinstance(node, ZooKeeperProcess):
+            node.port = free_port()
+            self._launch(node)
+            return
+        assert isinstance(node, BrokerProcess)
+        starting = [b for b in watched if isinstance(b, BrokerProcess)]
+        serving = self._serving_besides(starting)
+        if serving:
+            raise self._port_taken(node, serving)
+        # None of them serves clients yet, and their registrations must go before they start again.
+        _stop_all([b.process for b in starting if b.process is not None], grace=10)
+        self._wait_deregistered([b.id for b in starting])
+        self._claim_port(starting)
+        for broker in starting:
+            self._launch(broker)
 
     def _zk_client(self) -> KazooClient:
         if self._zk is None:

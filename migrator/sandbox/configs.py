@@ -88,24 +88,29 @@ def broker_config(
     *,
     broker_id: int,
     rack: str | None,
+    host: str,
     port: int,
     zookeeper_connect: str,
     data_dir: Path,
     defaults: Mapping[str, object],
     overrides: Mapping[str, object],
 ) -> dict[str, object]:
-    """server.properties for one broker. `overrides` (BrokerSpec.config) win over everything; in their
-    values `{port}` stands for the broker's allocated client port."""
+    """server.properties for one broker listening on host:port. `overrides` (BrokerSpec.config) win over
+    everything; in their values `{host}` and `{port}` stand for the broker's address and the port."""
     config: dict[str, object] = {
         "broker.id": broker_id,
-        "listeners": f"PLAINTEXT://{HOST}:{port}",
+        # advertised.listeners defaults to listeners, so clients are sent to host:port too, also when
+        # an override replaces `listeners` with a list of its own.
+        "listeners": f"PLAINTEXT://{host}:{port}",
         "zookeeper.connect": zookeeper_connect,
         "log.dirs": data_dir,
     }
     if rack is not None:
         config["broker.rack"] = rack
     config.update(defaults)
-    config.update({key: _value(value).replace("{port}", str(port)) for key, value in overrides.items()})
+    config.update(
+        {key: _value(value).replace("{host}", host).replace("{port}", str(port)) for key, value in overrides.items()}
+    )
     return config
 
 

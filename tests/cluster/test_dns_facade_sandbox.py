@@ -36,9 +36,9 @@ def test_facade_over_the_live_inventory_leads_clients_to_the_cluster(sandbox, bi
         create.apply(ctx)
         assert create.verify(ctx).done
 
-        port = sandbox.brokers[0].port
+        port = sandbox.broker_port
         bootstrap = resolve_bootstrap(config.dns.bootstrap_fqdn, port, bind_primary.address)
-        assert bootstrap == f"127.0.0.1:{port}"
+        assert bootstrap == ",".join(f"{host}:{port}" for host in sorted(b.host for b in sandbox.brokers.values()))
         metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=20)
         assert sorted(metadata.brokers) == sorted(sandbox.brokers)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ from migrator.config import load_config
 from migrator.errors import BadInput
 from migrator.sandbox import jars
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster, SandboxError
-from migrator.sandbox.ports import is_free
+from migrator.sandbox.ports import HOST, broker_host, is_free
 
 pytestmark = pytest.mark.cluster
 
@@ -62,7 +63,7 @@ def test_up_registers_every_broker_with_its_rack_under_the_chroot(sandbox: Sandb
     for broker in sandbox.brokers.values():
         registration = znode_json(zk, f"/kafka/brokers/ids/{broker.id}")
         assert registration["rack"] == broker.spec.rack
-        assert registration["endpoints"] == [f"PLAINTEXT://{broker.address}"]
+        assert registration["endpoints"] == [f"PLAINTEXT://{broker.host}:{sandbox.broker_port}"]
     assert sandbox.zookeeper_connect == f"{sandbox.zookeeper_hosts}/kafka"
     assert znode_json(zk, "/kafka/cluster/id")["id"] == sandbox.cluster_id
     assert zk.exists("/kafka/controller") is not None
@@ -79,11 +80,69 @@ def test_up_registers_every_broker_with_its_rack_under_the_chroot(sandbox: Sandb
     assert config.checkpoint.path == tmp_path / ".migrator"
 
 
+def test_each_broker_has_its_own_address_and_all_share_one_port(sandbox: SandboxCluster):
+    # Like VMs behind DNS names, which carry no port: only the address tells brokers apart.
+    port = sandbox.broker_port
+    assert len({b.host for b in sandbox.brokers.values()}) == len(sandbox.brokers)
+    assert {b.port for b in sandbox.brokers.values()} == {port}
+    assert sandbox.bootstrap_servers == ",".join(f"{broker_host(i)}:{port}" for i in sandbox.brokers)
+
+    # A client that knows one broker learns every other one's own address.
+    admin = AdminClient({"bootstrap.servers": sandbox.brokers[1].address})
+    nodes = admin.describe_cluster(request_timeout=30).result(timeout=40).nodes
+    assert {(n.id, n.host, n.port) for n in nodes} == {(i, broker_host(i), port) for i in sandbox.brokers}
+
+    again = SandboxCluster.load(sandbox.workdir)  # as the CLI, another process, finds it
+    assert again.broker_port == port
+    assert {i: b.address for i, b in again.brokers.items()} == {i: b.address for i, b in sandbox.brokers.items()}
+
+
+def test_the_shared_port_moves_only_while_no_broker_serves_on_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    strimzi_like = BrokerSpec(1500, "b", {"reserved.broker.max.id": 1999})
+    cluster = SandboxCluster(tmp_path / "contested", [BrokerSpec(0, "a"), strimzi_like])
+    rivals: list[socket.socket] = []
+
+    def rival(host: str, port: int) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        rivals.append(sock)
+        sock.bind((host, port))
+        sock.listen()
+
+    # Another program takes the chosen port on broker 1500's address between the check and the start.
+    launch = cluster._launch
+
+    def launch_after_a_rival(node):
+        if node is cluster.brokers[1500] and not rivals:
+            rival(node.host, node.port)
+        launch(node)
+
+    monkeypatch.setattr(cluster, "_launch", launch_after_a_rival)
+    try:
+        cluster.up()
+        taken = rivals[0].getsockname()[1]
+        assert "Address already in use" in cluster.brokers[1500].log_path.read_text(), (taken, cluster.broker_port)
+        assert cluster.broker_port != taken, "nothing served yet, so every broker moves to a new port"
+        assert {b.address for b in cluster.brokers.values()} == {f"127.1.0.1:{cluster.broker_port}", f"127.1.6.1:{cluster.broker_port}"}
+        nodes = AdminClient({"bootstrap.servers": cluster.bootstrap_servers}).list_topics(timeout=30).brokers
+        assert {(n.id, n.host, n.port) for n in nodes.values()} == {(0, "127.1.0.1", cluster.broker_port), (1500, "127.1.6.1", cluster.broker_port)}
+
+        # Under running brokers the port cannot move: a new broker whose address has it taken fails clearly.
+        rival(broker_host(7), cluster.broker_port)
+        with pytest.raises(SandboxError, match=rf"Broker 7 cannot listen on 127\.1\.0\.8:{cluster.broker_port}.*0, 1500 already serve"):
+            cluster.add_broker(BrokerSpec(7, "c"))
+        assert 7 not in cluster.brokers and not (cluster.workdir / "broker-7").exists()
+    finally:
+        for sock in rivals:
+            sock.close()
+        cluster.down()
+
+
 def test_brokers_join_leave_die_and_come_back(sandbox_factory, zk_of):
     cluster: SandboxCluster = sandbox_factory(brokers=[BrokerSpec(0, "a")])
     zk = zk_of(cluster.zookeeper_connect)  # chrooted, like a broker sees it
 
     added = cluster.add_broker(BrokerSpec(100, "c"))
+    assert (added.host, added.port) == ("127.1.0.101", cluster.broker_port)
     assert znode_json(zk, "/brokers/ids/100")["rack"] == "c"
     assert znode_json(zk, "/brokers/ids/100")["endpoints"] == [f"PLAINTEXT://{added.address}"]
     assert cluster.bootstrap_servers.endswith(added.address)
@@ -110,11 +169,11 @@ def test_brokers_join_leave_die_and_come_back(sandbox_factory, zk_of):
     assert sorted(zk.get_children("/brokers/ids")) == ["0", "100"]
 
     pids = [p.pid for p in (cluster.zookeeper, *cluster.brokers.values())]
-    ports = [p.port for p in (cluster.zookeeper, *cluster.brokers.values())]
+    addresses = [(p.host, p.port) for p in (cluster.zookeeper, *cluster.brokers.values())]
     zk.stop()
     cluster.down()
     assert [pid for pid in pids if alive(pid)] == []
-    assert [port for port in ports if not is_free(port)] == []
+    assert [(host, port) for host, port in addresses if not is_free(port, host)] == []
     assert json.loads((cluster.workdir / "sandbox.json").read_text())["zookeeper"]["pid"] is None
 
 
@@ -143,9 +202,10 @@ def test_cli_up_status_down(tmp_path: Path):
     assert started.returncode == 0, started.stderr
     details = json.loads(started.stdout)
     pids = [p["pid"] for p in details["processes"]]
-    ports = [p["port"] for p in details["processes"]]
+    addresses = [(p["host"], p["port"]) for p in details["processes"]]
     try:
         assert [p["name"] for p in details["processes"]] == ["zookeeper", "broker-0"]
+        assert [host for host, _ in addresses] == [HOST, broker_host(0)]
         assert all(alive(pid) for pid in pids), "the cluster must outlive the `up` command"
         config = load_config(Path(details["config"]))
         assert config.cluster.bootstrap_servers == details["bootstrap_servers"]
@@ -162,7 +222,7 @@ def test_cli_up_status_down(tmp_path: Path):
         stopped = migrator("down")
     assert stopped.returncode == 0, stopped.stderr
     assert [pid for pid in pids if alive(pid)] == []
-    assert [port for port in ports if not is_free(port)] == []
+    assert [(host, port) for host, port in addresses if not is_free(port, host)] == []
     assert [p["alive"] for p in json.loads(migrator("status").stdout)["processes"]] == [False, False]
 
     purged = migrator("down", "--purge")
