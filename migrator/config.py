@@ -102,6 +102,7 @@ class MigrationConfig(_Model):
     safety: SafetyConfig = SafetyConfig()
     dns: migrator.dns.config.DnsConfig | None = None
     source_platform: migrator.platforms.config.SourcePlatformConfig | None = None
+    movement: migrator.movers.settings.MovementConfig | None = None
     target: migrator.platforms.strimzi_config.TargetConfig | None = None
 
     @field_validator("migration_id")
@@ -156,4 +157,5 @@ def _check_secrets_readable(model: BaseModel) -> None:
 # above is resolved when MigrationConfig is first used, whichever module was imported first.
 import migrator.dns.config  # noqa: E402
 import migrator.platforms.config  # noqa: E402
+import migrator.movers.settings  # noqa: E402
 import migrator.platforms.strimzi_config  # noqa: E402

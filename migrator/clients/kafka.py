@@ -255,9 +255,16 @@ class KafkaAdmin:
 
     @_transient
     def alter_topic_config(
-        self, topic: str, set_: Mapping[str, str] | None = None, delete: Collection[str] = ()
+        self,
+        topic: str,
+        set_: Mapping[str, str] | None = None,
+        delete: Collection[str] = (),
+        append: Mapping[str, Collection[str]] | None = None,
+        subtract: Mapping[str, Collection[str]] | None = None,
     ) -> None:
-        self._alter(ResourceType.TOPIC, topic, set_ or {}, delete)
+        """`append`/`subtract` change list configs element-wise on the broker (APPEND skips elements
+        already present), so entries someone else put in the same list are never rewritten."""
+        self._alter(ResourceType.TOPIC, topic, set_ or {}, delete, append or {}, subtract or {})
 
     @_transient
     def alter_broker_config(
@@ -265,10 +272,21 @@ class KafkaAdmin:
     ) -> None:
         self._alter(ResourceType.BROKER, str(broker_id), set_ or {}, delete)
 
-    def _alter(self, kind: ResourceType, name: str, set_: Mapping[str, str], delete: Collection[str]) -> None:
-        """incremental_alter_configs: SET and DELETE are idempotent, so a retry after a lost answer is safe."""
+    def _alter(
+        self,
+        kind: ResourceType,
+        name: str,
+        set_: Mapping[str, str],
+        delete: Collection[str],
+        append: Mapping[str, Collection[str]] | None = None,
+        subtract: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
+        """incremental_alter_configs: SET, DELETE, APPEND and SUBTRACT are idempotent, so a retry after a
+        lost answer is safe."""
         entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in set_.items()]
         entries += [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE) for k in delete]
+        for op, lists in ((AlterConfigOpType.APPEND, append), (AlterConfigOpType.SUBTRACT, subtract)):
+            entries += [ConfigEntry(k, ",".join(v), incremental_operation=op) for k, v in (lists or {}).items() if v]
         if not entries:
             return
         resource = ConfigResource(kind, name, incremental_configs=entries)

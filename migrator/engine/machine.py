@@ -127,6 +127,12 @@ class _Session:
         # The recorded state wins over whatever the caller seeded: it is what earlier steps learned.
         ctx.state.update(self.record.state)
         self._journal: list[JournalEntry] = []
+        ctx.save_state = self.commit
+        ctx.pause_requested = self._pause_requested
+
+    def _pause_requested(self) -> str | None:
+        request = self.store.pause_request()
+        return None if request is None else f"pause requested by {request.user}@{request.host}: {request.reason}"
 
     @property
     def phase(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from migrator.engine.events import EventBus
 
@@ -62,6 +62,11 @@ class StepContext:
     What `apply` writes there is durable only once apply returns: a resumed run that finds the
     outcome already in place does not apply again, so record what later steps need in `snapshot`
     or `verify`.
+
+    A long apply or rollback (hours of data movement) uses the two hooks the machine sets:
+    `save_state()` makes `state` durable at once, so an intent recorded there before an outside
+    effect (a throttle about to be set) survives a kill; `pause_requested()` returns the reason of a
+    pending `migrator pause` (else None), which such a step polls. Outside a machine both are inert.
     """
 
     config: Any
@@ -69,6 +74,8 @@ class StepContext:
     state: JSON
     events: EventBus
     dry_run: bool = False
+    save_state: Callable[[], None] = field(default=lambda: None, repr=False)
+    pause_requested: Callable[[], str | None] = field(default=lambda: None, repr=False)
 
 
 class Step(ABC):

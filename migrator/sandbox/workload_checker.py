@@ -116,10 +116,12 @@ class WorkloadChecker:
         with self._lock:
             self._produced += 1
 
-    def record_ack(self, key: str, seq: int, partition: int, offset: int, latency_ms: float) -> None:
+    def record_ack(self, key: str, seq: int, partition: int, offset: int | None, latency_ms: float) -> None:
         with self._lock:
             self._acked.setdefault(key, SeqSet()).add(seq)
-            if offset > self._highest_acked_offset.get(partition, -1):
+            # An idempotent retry of a batch the broker already holds (e.g. across a leader change) can be
+            # acknowledged without an offset: the record is in the log, only its position is unknown.
+            if offset is not None and offset > self._highest_acked_offset.get(partition, -1):
                 self._highest_acked_offset[partition] = offset
             self._latency.record(latency_ms)
 

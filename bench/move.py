@@ -1,0 +1,266 @@
+"""Movement on the sandbox: the native mover against a one-shot reassignment with a static throttle.
+
+Usage: python bench/move.py
+
+A 6-broker sandbox (0, 1, 2 and 100, 101, 102 on racks a, b, c) holds ~48 MB of data on brokers
+0-2. The baseline shifts it to 100-102 the way the stock `kafka-reassign-partitions` tool does:
+one static throttle on every broker and replica involved, the whole reassignment submitted at once,
+polled until no partition is listed, throttles removed. The native mover then shifts it back, in
+batches, with the same throttle. Both moves run under a produce/consume workload on a topic of its
+own (on brokers 0-2, so it shares them with the data in both directions).
+
+Printed, per move:
+- amplification: bytes that landed in new replicas (the largest size each reached, sampled from
+  describe_log_dirs; a replica copied twice counts twice) over the bytes the plan had to move;
+- makespan_over_bound: wall time over the throttle-bound lower bound, the busiest broker's bytes
+  divided by the throttle (no schedule at that throttle can beat it);
+- p99_ratio: produce p99 (acks=all) during the native move over the p99 of an idle period before
+  any move, from a warmed-up probe producer (a fresh producer's first sends wait for its producer id);
+- lost: acknowledged messages the workload never read back, over all runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from migrator.clients.kafka import KafkaAdmin  # noqa: E402
+from migrator.cluster.inventory import read_inventory  # noqa: E402
+from migrator.config import MigrationConfig, load_config  # noqa: E402
+from migrator.engine.events import EventBus  # noqa: E402
+from migrator.movers.native import NativeMover, planner_view  # noqa: E402
+from migrator.movers.plan import BatchLimits, MovePlan  # noqa: E402
+from migrator.movers.planner import plan_mapping  # noqa: E402
+from migrator.movers.settings import MovementConfig  # noqa: E402
+from migrator.movers.throttle_writer import BatchThrottles, ThrottleLedger, ThrottleWriter  # noqa: E402
+from migrator.sandbox.cluster import BrokerSpec, SandboxCluster  # noqa: E402
+from migrator.sandbox.workload import Workload  # noqa: E402
+from migrator.sandbox.workload_latency import LatencyHistogram  # noqa: E402
+
+THROTTLE = 2_000_000  # bytes/s
+TOPICS = ("bench-orders", "bench-events")
+PARTITIONS = 6
+MB_PER_PARTITION = 4
+LIMITS = BatchLimits(max_moves_per_broker=5)
+WORKLOAD_RATE = 100
+IDLE_SECONDS = 20
+WORKLOAD_TOPIC = "bench-workload"
+PROBE_TOPIC = "bench-probe"
+POLL = 0.5
+OLD, NEW = (0, 1, 2), (100, 101, 102)
+RACKS = ("a", "b", "c")
+
+
+class CopySampler:
+    """Samples the sizes of the replicas a plan adds, in a thread, to count the bytes that landed."""
+
+    def __init__(self, admin: KafkaAdmin, plan: MovePlan) -> None:
+        self.admin = admin
+        self.wanted = {(m.topic, m.partition, b) for m in plan.moves for b in m.adding}
+        self.brokers = sorted({b for _, _, b in self.wanted})
+        self.finished: list[int] = []  # sizes of replica copies that disappeared again
+        self.current: dict[tuple[str, int, int], int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> CopySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    @property
+    def bytes_landed(self) -> int:
+        return sum(self.finished) + sum(self.current.values())
+
+    def sample(self) -> None:
+        sizes = self.admin.replica_sizes(self.brokers)
+        seen = {key: size for key, size in sizes.items() if key in self.wanted}
+        for key in list(self.current):
+            if key not in seen:  # the copy was removed again: it still cost its bytes
+                self.finished.append(self.current.pop(key))
+        for key, size in seen.items():
+            self.current[key] = max(size, self.current.get(key, 0))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(POLL):
+            self.sample()
+
+
+class ProduceProbe:
+    """Steady acks=all sends from one long-lived producer; latency is recorded inside `window()`."""
+
+    def __init__(self, bootstrap: str, topic: str, rate: float = WORKLOAD_RATE) -> None:
+        self.topic = topic
+        self.interval = 1.0 / rate
+        self.acked = 0
+        self._histogram: LatencyHistogram | None = None
+        self._producer = Producer(
+            {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5}
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> ProduceProbe:
+        self._thread.start()
+        while self.acked < 200:  # warmed up: producer id acquired, metadata cached
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._producer.flush(30)
+
+    @contextmanager
+    def window(self) -> Iterator[LatencyHistogram]:
+        self._histogram = histogram = LatencyHistogram()
+        try:
+            yield histogram
+        finally:
+            self._histogram = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            sent = time.monotonic()
+            self._producer.produce(self.topic, b"probe", on_delivery=lambda err, msg, sent=sent: self._acked(err, sent))
+            self._producer.poll(max(0.0, self.interval - (time.monotonic() - sent)))
+
+    def _acked(self, err: object, sent: float) -> None:
+        if err is None:
+            self.acked += 1
+            if (histogram := self._histogram) is not None:
+                histogram.record((time.monotonic() - sent) * 1000)
+
+
+def fill(cluster: SandboxCluster) -> None:
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
+    for future in admin.create_topics([NewTopic(t, PARTITIONS, 3) for t in TOPICS], operation_timeout=30).values():
+        future.result()
+    time.sleep(2)
+    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "all", "linger.ms": 20})
+    for topic in TOPICS:
+        for i in range(PARTITIONS * MB_PER_PARTITION * 1024):
+            producer.produce(topic, key=str(i).encode(), value=b"b" * 1024, partition=i % PARTITIONS)
+            if i % 1000 == 0:
+                producer.poll(0)
+    if producer.flush(120):
+        raise RuntimeError("the data did not reach the cluster")
+
+
+def shift_plan(config: MigrationConfig, mapping: dict[int, int]) -> MovePlan:
+    return plan_mapping(planner_view(read_inventory(config), TOPICS), mapping, LIMITS)
+
+
+def one_shot(config: MigrationConfig, plan: MovePlan) -> float:
+    """The stock tool's way: static throttle on everything involved, everything at once, then clean up."""
+    with KafkaAdmin(config.cluster) as admin:
+        start = time.monotonic()
+        writer = ThrottleWriter(admin, ThrottleLedger(), persist=lambda: None)
+        need = BatchThrottles.for_moves((m.topic, m.partition, m.current, m.target) for m in plan.moves)
+        writer.apply(need, THROTTLE)
+        keys = {(m.topic, m.partition) for m in plan.moves}
+        answered = admin.alter_partition_reassignments({(m.topic, m.partition): list(m.target) for m in plan.moves})
+        if any(answered.values()):
+            raise RuntimeError(f"the baseline reassignment was refused: {answered}")
+        while keys & set(admin.list_partition_reassignments()):
+            time.sleep(POLL)
+        leftovers = writer.release()
+        if leftovers:
+            raise RuntimeError(f"the baseline left throttles behind: {leftovers}")
+        return time.monotonic() - start
+
+
+def native(config: MigrationConfig, plan: MovePlan) -> float:
+    settings = MovementConfig(throttle_bytes_per_second=THROTTLE, poll_interval_seconds=POLL)
+    with NativeMover.open(config, events=EventBus(), persist=lambda: None, settings=settings) as mover:
+        start = time.monotonic()
+        mover.run(plan, {})
+        return time.monotonic() - start
+
+
+@dataclass(frozen=True)
+class Outcome:
+    seconds: float
+    amplification: float
+    p99_ms: float
+    lost: int
+
+
+def measured(
+    config: MigrationConfig,
+    plan: MovePlan,
+    move: Callable[[MigrationConfig, MovePlan], float],
+    bootstrap: str,
+    probe: ProduceProbe,
+) -> Outcome:
+    with KafkaAdmin(config.cluster) as admin, Workload(bootstrap, WORKLOAD_TOPIC, WORKLOAD_RATE) as load:
+        with CopySampler(admin, plan) as sampler, probe.window() as latency:
+            seconds = move(config, plan)
+    return Outcome(
+        seconds, sampler.bytes_landed / plan.summary.total_bytes, latency.percentile(0.99) or 0.0, load.report.lost or 0
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-move-") as tmp:
+        cluster = SandboxCluster(Path(tmp), [BrokerSpec(b, r) for b, r in zip(OLD, RACKS)])
+        cluster.up()
+        try:
+            config = load_config(cluster.write_migration_config(Path(tmp) / "migration.yaml"))
+            fill(cluster)
+            # Created while only 0-2 exist, so the load shares its brokers with the data both ways.
+            Workload(cluster.bootstrap_servers, WORKLOAD_TOPIC).ensure_topic()
+            Workload(cluster.bootstrap_servers, PROBE_TOPIC).ensure_topic()
+            for broker, rack in zip(NEW, RACKS):
+                cluster.add_broker(BrokerSpec(broker, rack))
+
+            with ProduceProbe(cluster.bootstrap_servers, PROBE_TOPIC) as probe:
+                with probe.window() as idle:
+                    time.sleep(IDLE_SECONDS)
+                out = shift_plan(config, dict(zip(OLD, NEW)))
+                base = measured(config, out, one_shot, cluster.bootstrap_servers, probe)
+                back = shift_plan(config, dict(zip(NEW, OLD)))
+                ours = measured(config, back, native, cluster.bootstrap_servers, probe)
+        finally:
+            cluster.down()
+
+    bound = back.summary.bottleneck_bytes / THROTTLE
+    p99_idle = idle.percentile(0.99) or 0.0
+    print(
+        f"data {out.summary.total_bytes / 1e6:.1f} MB to copy per move, throttle {THROTTLE / 1e6:g} MB/s, bound "
+        f"{bound:.1f} s (busiest broker {back.summary.bottleneck_bytes / 1e6:.1f} MB); "
+        f"idle produce p99 {p99_idle:.1f} ms"
+    )
+    print(
+        f"baseline one-shot: {base.seconds:.1f} s, amplification {base.amplification:.3f}, "
+        f"produce p99 {base.p99_ms:.1f} ms"
+    )
+    print(
+        f"native mover: {ours.seconds:.1f} s in {back.summary.batches} batches (plan makespan "
+        f"{back.summary.makespan_bytes / back.summary.bottleneck_bytes:.2f}x the busiest broker's bytes), "
+        f"amplification {ours.amplification:.3f}, produce p99 {ours.p99_ms:.1f} ms"
+    )
+    print(
+        f"BENCH move amplification={ours.amplification:.2f} makespan_over_bound={ours.seconds / bound:.2f} "
+        f"baseline_makespan_over_bound={base.seconds / (out.summary.bottleneck_bytes / THROTTLE):.2f} "
+        f"p99_ratio={ours.p99_ms / p99_idle:.2f} lost={base.lost + ours.lost}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The `movement:` section of migration.yaml: how fast and how much at once replicas move.
+
+The defaults are the safe side of what production teams run: a throttle well below a 1 Gbit/s
+link, five concurrent moves per broker (Cruise Control's default), and a pause that lets the batch
+in flight finish rather than throwing away what it already copied.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from migrator.movers.plan import BatchLimits
+
+
+class MovementConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    throttle_bytes_per_second: int = Field(
+        default=50_000_000,
+        gt=0,
+        description="leader/follower.replication.throttled.rate on every broker a batch touches",
+    )
+    max_moves_per_broker: int = Field(default=5, ge=1)
+    max_bytes_per_batch: int | None = Field(default=None, ge=1)
+    poll_interval_seconds: float = Field(default=2.0, gt=0)
+    #: The whole-cluster safety read (offline, under-min-ISR, controller) is heavier than the
+    #: per-poll check of the batch's own brokers and partitions, so it runs less often.
+    safety_interval_seconds: float = Field(default=15.0, gt=0)
+    #: A batch that copies no byte and completes no partition for this long pauses the run.
+    stall_timeout_seconds: float = Field(default=1800.0, gt=0)
+    #: What `migrator pause` does to the batch in flight: let it finish, or cancel it (KIP-455
+    #: revert); either way our throttles are cleared before the run stops.
+    on_pause: Literal["finish", "cancel"] = "finish"
+    elect_leaders: bool = True
+
+    def limits(self) -> BatchLimits:
+        return BatchLimits(self.max_moves_per_broker, self.max_bytes_per_batch)
