@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from migrator.cli.output import OutputFormat, OutputOption, emit, err_console, fail
@@ -13,6 +14,7 @@ from migrator.config import load_config
 from migrator.engine.checkpoint import PhaseRecord, PhaseStatus
 from migrator.engine.events import Event
 from migrator.engine.machine import CONFIRM_FLAG, UNTIL_FLAG, PhasePlan
+from migrator.engine.step import Action
 from migrator.errors import BadInput, MigratorError
 from migrator.session import Session
 from phases import phase_names
@@ -52,10 +54,18 @@ def _plan_table(plans: list[PhasePlan]) -> Table:
             continue
         for step in plan.steps:
             marker = " [bold red](POINT OF NO RETURN)[/]" if step.point_of_no_return else ""
-            lines = [f"{a.verb} {a.target}" + (f" {a.detail}" if a.detail else "") for a in step.actions]
+            lines = [_action_text(a) for a in step.actions]
             todo = "already done" if step.already_done else ("\n".join(lines) or "nothing to do")
             table.add_row(plan.phase, step.name + marker, step.status.value, todo)
     return table
+
+
+def _action_text(action: Action) -> str:
+    """One planned action for people: multi-line details (rendered manifests, a diff) as blocks of their own."""
+    inline = {k: v for k, v in action.detail.items() if not (isinstance(v, str) and "\n" in v)}
+    blocks = [f"{key}:\n{value.rstrip()}" for key, value in action.detail.items() if key not in inline]
+    head = f"{action.verb} {action.target}" + (f" {inline}" if inline else "")
+    return "\n".join(escape(text) for text in (head, *blocks))
 
 
 def _confirm(question: str, yes: bool) -> None:

@@ -27,6 +27,7 @@ Facts behind the checks are in strimzi-overrides/README.md; the ones that are St
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -225,6 +226,9 @@ class TargetConfig(_Model):
     )
     cruise_control: CruiseControlConfig = Field(default_factory=CruiseControlConfig)
     operator: OperatorConfig | None = None
+    # Where the Strimzi side is reached (kind strimzi), as in checkpoint: (deploy/rbac/README.md).
+    kubeconfig: Path | None = Field(default=None, description="Default: $KUBECONFIG, ~/.kube/config, or in-pod.")
+    context: str | None = None
 
     @field_validator("node_ids")
     @classmethod

@@ -1,0 +1,116 @@
+"""TEST CODE: the server.properties Strimzi 0.45 would give broker N of a ZooKeeper-mode Kafka CR,
+under the upstream operator or under the fork described in strimzi-overrides/README.md, as the
+stand-in operator (strimzi_controller.py) starts it on a sandbox loopback address.
+
+What Strimzi writes (KafkaBrokerConfigurationBuilder) and what the stand-in does with it:
+- broker.id = node ID; broker.rack from spec.kafka.rack (the stand-in's zone for the node).
+- zookeeper.connect: upstream always `<cluster>-zookeeper-client:2181` with the ZooKeeper TLS client.
+  The fork writes spec.kafka.config's zookeeper.connect (and zookeeper.ssl.client.enable) when the key
+  is there (its one switch); without it the fork writes what upstream writes.
+- Listeners: CONTROLPLANE-9090, REPLICATION-9091 and `<NAME>-<PORT>` per spec.kafka.listeners;
+  inter.broker.listener.name REPLICATION-9091 and control.plane.listener.name CONTROLPLANE-9090. The
+  fork writes spec.kafka.config's inter.broker.listener.name instead and then no control plane name.
+  Deviations of the stand-in: every listener binds the broker's own loopback address and advertises
+  it (no pod DNS names), the inter-broker listener on the sandbox's shared broker port and the others
+  on free ports; CONTROLPLANE-9090 and REPLICATION-9091 are PLAINTEXT (no cluster CA here).
+- spec.kafka.config minus what Strimzi drops: upstream applies the forbidden-prefix rule
+  (strimzi_config.strimzi_drops); the fork lets through the keys overrides.yaml says it does.
+- spec.cruiseControl.config metric.reporter.topic becomes cruise.control.metrics.topic (the reporter
+  class itself is not on the sandbox's classpath, so metric.reporters is left out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any, Literal
+
+from migrator.platforms.strimzi_config import strimzi_drops
+from migrator.platforms.strimzi_manifests import load_override_specs
+
+Mode = Literal["fork", "upstream"]
+CONTROLPLANE = "CONTROLPLANE-9090"
+REPLICATION = "REPLICATION-9091"
+#: Strimzi's default when metric.reporter.topic is not set.
+DEFAULT_METRICS_TOPIC = "strimzi.cruisecontrol.metrics"
+#: A port callback's answer for the listener that takes the sandbox's shared broker port.
+SHARED_PORT = "{port}"
+
+
+@cache
+def fork_lets_through() -> frozenset[str]:
+    """The spec.kafka.config keys the fork exempts from Strimzi's forbidden prefixes (overrides.yaml)."""
+    return frozenset(
+        spec.key
+        for spec in load_override_specs()
+        if spec.set_in == "kafka_config" and spec.fork is not None and spec.fork.forbidden_prefix
+    )
+
+
+def user_config(kafka: Mapping[str, Any], mode: Mode) -> dict[str, str]:
+    """spec.kafka.config as the operator passes it on (the rest it drops with a log line)."""
+    config = (kafka["spec"]["kafka"].get("config") or {}).items()
+    exempt = fork_lets_through() if mode == "fork" else frozenset()
+    return {key: _text(value) for key, value in config if key in exempt or not strimzi_drops(key)}
+
+
+def uses_external_zookeeper(kafka: Mapping[str, Any], mode: Mode) -> bool:
+    return "zookeeper.connect" in user_config(kafka, mode)
+
+
+def broker_config(
+    kafka: Mapping[str, Any],
+    node_id: int,
+    mode: Mode,
+    rack: str | None,
+    port_of: Callable[[str, bool], int | str],
+) -> dict[str, str]:
+    """The broker's config; `port_of(listener name, is_inter_broker)` places each listener (returning
+    SHARED_PORT for the one on the sandbox's broker port). Values may hold `{host}` and `{port}`, which
+    the sandbox fills in."""
+    cluster = kafka["metadata"]["name"]
+    user = user_config(kafka, mode)
+    external = "zookeeper.connect" in user
+    config: dict[str, str] = {"broker.id": str(node_id)}
+    if external:
+        config["zookeeper.connect"] = user.pop("zookeeper.connect")
+        if "zookeeper.ssl.client.enable" in user:
+            config["zookeeper.ssl.client.enable"] = user.pop("zookeeper.ssl.client.enable")
+    else:
+        config["zookeeper.connect"] = f"{cluster}-zookeeper-client:2181"
+        config["zookeeper.ssl.client.enable"] = "true"
+        config["zookeeper.clientCnxnSocket"] = "org.apache.zookeeper.ClientCnxnSocketNetty"
+    inter_broker = user.pop("inter.broker.listener.name", None) or REPLICATION
+    protocols = {CONTROLPLANE: "PLAINTEXT", REPLICATION: "PLAINTEXT"}
+    for listener in kafka["spec"]["kafka"].get("listeners") or ():
+        protocols[f"{str(listener['name']).upper()}-{listener['port']}"] = "SSL" if listener.get("tls") else "PLAINTEXT"
+    endpoints = ",".join(f"{name}://{{host}}:{port_of(name, name == inter_broker)}" for name in protocols)
+    config["listeners"] = endpoints
+    config["advertised.listeners"] = endpoints
+    config["listener.security.protocol.map"] = ",".join(f"{name}:{protocol}" for name, protocol in protocols.items())
+    config["inter.broker.listener.name"] = inter_broker
+    if inter_broker == REPLICATION:
+        config["control.plane.listener.name"] = CONTROLPLANE
+    if rack is not None and kafka["spec"]["kafka"].get("rack"):
+        config["broker.rack"] = rack
+    cruise_control = kafka["spec"].get("cruiseControl")
+    if cruise_control is not None:
+        topic = (cruise_control.get("config") or {}).get("metric.reporter.topic", DEFAULT_METRICS_TOPIC)
+        config["cruise.control.metrics.topic"] = _text(topic)
+    config.update(user)
+    return config
+
+
+def tls_listeners(kafka: Mapping[str, Any]) -> list[str]:
+    """TLS listeners of the CR, which the stand-in cannot run (no cluster CA, no certificates)."""
+    return [
+        f"{str(listener['name']).upper()}-{listener['port']}"
+        for listener in kafka["spec"]["kafka"].get("listeners") or ()
+        if listener.get("tls")
+    ]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

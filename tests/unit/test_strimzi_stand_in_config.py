@@ -1,0 +1,108 @@
+"""The broker config the stand-in operator derives from a Kafka CR: the fork honours the overrides of
+strimzi-overrides/ and nothing else that Strimzi forbids; the upstream build drops them and writes its
+own ZooKeeper and listeners; and once every override is removed (handback step 1) the fork writes
+exactly what upstream writes, as strimzi-overrides/README.md says."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from migrator.config import MigrationConfig
+from migrator.platforms.strimzi_manifests import render_manifests
+from tests.k8s.strimzi_broker_config import (
+    CONTROLPLANE,
+    REPLICATION,
+    SHARED_PORT,
+    broker_config,
+    fork_lets_through,
+    user_config,
+)
+
+ZOOKEEPER = "127.0.0.1:2181/kafka"
+
+
+def rendered_kafka(**target: Any) -> dict[str, Any]:
+    section: dict[str, Any] = {
+        "cluster_name": "events",
+        "replicas": 3,
+        "node_ids": "[1000-1999]",
+        "shared_listener": {"name": "shared", "port": 9094},
+        "rack_topology_key": "topology.kubernetes.io/zone",
+        "cruise_control": {"enabled": True},
+        "operator": {"forked_image": "registry.example.com/strimzi/operator:0.45.2-mixed-zk"},
+    }
+    section.update(target)
+    config = MigrationConfig.model_validate(
+        {
+            "migration_id": "m",
+            "cluster": {"zookeeper_connect": ZOOKEEPER, "bootstrap_servers": "vm:9092"},
+            "target": section,
+        }
+    )
+    return render_manifests(config).kafka
+
+
+def ports(name: str, inter_broker: bool) -> int | str:
+    return SHARED_PORT if inter_broker else {CONTROLPLANE: 1, REPLICATION: 2, "PLAIN-9092": 3, "SHARED-9094": 4}[name]
+
+
+def test_the_fork_honours_the_overrides() -> None:
+    config = broker_config(rendered_kafka(), 1000, "fork", "b", ports)
+    assert config["broker.id"] == "1000"
+    assert config["zookeeper.connect"] == ZOOKEEPER
+    assert config["zookeeper.ssl.client.enable"] == "false"
+    assert config["inter.broker.listener.name"] == "SHARED-9094"
+    assert "control.plane.listener.name" not in config
+    assert "SHARED-9094://{host}:{port}" in config["listeners"].split(",")
+    assert "SHARED-9094:PLAINTEXT" in config["listener.security.protocol.map"].split(",")
+    assert config["reserved.broker.max.id"] == "1999"
+    assert config["broker.rack"] == "b"
+    assert config["cruise.control.metrics.topic"] == "__CruiseControlMetrics"
+
+
+def test_the_upstream_build_drops_them_and_points_at_its_own_ensemble() -> None:
+    config = broker_config(rendered_kafka(), 1000, "upstream", None, ports)
+    assert config["zookeeper.connect"] == "events-zookeeper-client:2181"
+    assert config["zookeeper.ssl.client.enable"] == "true"
+    assert config["inter.broker.listener.name"] == REPLICATION
+    assert config["control.plane.listener.name"] == CONTROLPLANE
+    assert f"{REPLICATION}://{{host}}:{{port}}" in config["listeners"].split(",")
+    assert config["reserved.broker.max.id"] == "1999"  # not a forbidden key: no fork needed
+    assert "broker.rack" not in config
+
+
+def test_the_fork_lets_through_only_what_overrides_yaml_says() -> None:
+    assert fork_lets_through() == {"zookeeper.connect", "zookeeper.ssl.client.enable", "inter.broker.listener.name"}
+    kafka = rendered_kafka()
+    forbidden = {"listeners": "X://:1", "ssl.keystore.location": "/k", "broker.id": 7}
+    kafka["spec"]["kafka"]["config"].update({**forbidden, "num.io.threads": 4})
+    passed = user_config(kafka, "fork")
+    assert "listeners" not in passed and "ssl.keystore.location" not in passed and "broker.id" not in passed
+    assert passed["num.io.threads"] == "4"
+    assert "zookeeper.connect" not in user_config(kafka, "upstream")
+
+
+def test_without_the_overrides_the_fork_writes_what_upstream_writes() -> None:
+    kafka = rendered_kafka()
+    handed_back = copy.deepcopy(kafka)
+    for key in fork_lets_through():
+        handed_back["spec"]["kafka"]["config"].pop(key)
+    def both(cr: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        return broker_config(cr, 1000, "fork", "a", ports), broker_config(cr, 1000, "upstream", "a", ports)
+
+    fork, upstream = both(handed_back)
+    assert fork == upstream
+    fork, upstream = both(kafka)
+    assert fork != upstream
+
+
+@pytest.mark.parametrize("mode", ["fork", "upstream"])
+def test_each_listener_is_placed_by_the_port_callback(mode: str) -> None:
+    config = broker_config(rendered_kafka(), 1000, mode, None, ports)  # type: ignore[arg-type]
+    endpoints = config["listeners"].split(",")
+    assert [e.split("://")[0] for e in endpoints] == [CONTROLPLANE, REPLICATION, "PLAIN-9092", "SHARED-9094"]
+    assert sum(e.endswith(":{port}") for e in endpoints) == 1
+    assert config["advertised.listeners"] == config["listeners"]
