@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_fakes import scratch_directory
+from tests.unit.engine_fakes import scratch_directory
 
 from migrator.engine.checkpoint import LocalFileStore
 from migrator.engine.lock import BREAK_STALE_FLAG, LockInfo

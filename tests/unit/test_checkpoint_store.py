@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from engine_fakes import scratch_directory
+from tests.unit.engine_fakes import scratch_directory
 
 from migrator.engine import files
 from migrator.engine.checkpoint import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_fakes import Crasher, FakeClock, FakeSystem, KeyStep, SimulatedCrash, scratch_directory
+from tests.unit.engine_fakes import Crasher, FakeClock, FakeSystem, KeyStep, SimulatedCrash, scratch_directory
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from engine_fakes import Crasher, FakeClock, FakeSystem, KeyStep, SimulatedCrash, context_with_events, scratch_directory
+from tests.unit.engine_fakes import Crasher, FakeClock, FakeSystem, KeyStep, SimulatedCrash, context_with_events, scratch_directory
 
 from migrator.engine.checkpoint import LocalFileStore, PhaseStatus, StepStatus
 from migrator.engine.machine import CONFIRM_FLAG, UNTIL_FLAG, Machine

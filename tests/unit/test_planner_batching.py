@@ -7,7 +7,7 @@ from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from planner_fixtures import cluster, drain_cases
+from tests.unit.planner_fixtures import cluster, drain_cases
 
 from migrator.movers.plan import BatchLimits, MovePlan, PartitionMove, PlanSummary, summarize
 from migrator.movers.planner import plan_drain, plan_mapping

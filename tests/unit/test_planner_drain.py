@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from planner_fixtures import cluster, drain_cases
+from tests.unit.planner_fixtures import cluster, drain_cases
 
 from migrator.errors import BadInput
 from migrator.movers.plan import MovePlan, PlannerCluster

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from planner_fixtures import cluster
+from tests.unit.planner_fixtures import cluster
 
 from migrator.errors import BadInput
 from migrator.movers.planner import plan_mapping

@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from planner_fixtures import cluster
+from tests.unit.planner_fixtures import cluster
 
 from migrator.cluster.model import Broker, PartitionState
 from migrator.errors import BadInput
