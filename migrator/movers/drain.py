@@ -19,7 +19,7 @@ plain floats and tuples, and nothing allocated per replica but two small heap en
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from heapq import heapify, heappop, heappush
 
 from migrator.errors import BadInput
@@ -106,31 +106,33 @@ class _Load:
         self.total = [0, 0, 0]  # replicas, leaders, bytes once the drain is done
 
     def add(self, i: int, size: int, leader: bool) -> None:
-        self.replicas[i] += 1
-        self.nbytes[i] += size
-        self.leaders[i] += leader
-        self.total[0] += 1
-        self.total[1] += leader
-        self.total[2] += size
+        """A replica destination i already holds."""
+        self.expect(1, size, leader)
+        self.place(i, size, leader)
 
     def expect(self, replicas: int, nbytes: int, leader: bool) -> None:
+        """Replicas still to place somewhere."""
         self.total[0] += replicas
         self.total[1] += leader
         self.total[2] += nbytes
 
-    def weighers(self):
-        """(follower load, leader load) of destination i, in fair shares."""
+    def place(self, i: int, size: int, leader: bool) -> None:
+        """An expected replica placed on destination i."""
+        self.replicas[i] += 1
+        self.nbytes[i] += size
+        self.leaders[i] += leader
+
+    def loads(self) -> Callable[[int], tuple[float, float]]:
+        """Destination i's load for a follower and for a leader position, in fair shares."""
         n = len(self.replicas)
         per_replica, per_leader, per_byte = (n / t if t else 0.0 for t in self.total)
         replicas, leaders, nbytes = self.replicas, self.leaders, self.nbytes
 
-        def follower(i: int) -> float:
-            return replicas[i] * per_replica + nbytes[i] * per_byte
+        def load(i: int) -> tuple[float, float]:
+            follower = replicas[i] * per_replica + nbytes[i] * per_byte
+            return follower, follower + leaders[i] * per_leader
 
-        def leader(i: int) -> float:
-            return replicas[i] * per_replica + nbytes[i] * per_byte + leaders[i] * per_leader
-
-        return follower, leader
+        return load
 
 
 def _place(
@@ -145,12 +147,14 @@ def _place(
     dst_rack = [rack_of[b] for b in dst_ids]
     racks = sorted(set(dst_rack), key=lambda r: (r is not None, r or ""))
     group_of = {r: g for g, r in enumerate(racks)}
+    groups = range(len(racks))
     dst_group = [group_of[r] for r in dst_rack]
-    group_size = [dst_group.count(g) for g in range(len(racks))]
-    follower_load, leader_load = state.weighers()
-    # Per rack, for each kind of position: a heap of (load, index) whose stale entries (load no longer
-    # the broker's current one) are dropped when they surface, and the sum of its brokers' loads.
-    current = ([follower_load(i) for i in range(n)], [leader_load(i) for i in range(n)])
+    group_size = [dst_group.count(g) for g in groups]
+    load_of = state.loads()
+    # Per rack, for each kind of position (0 follower, 1 leader): a heap of (load, index) whose stale
+    # entries (no longer the broker's current load) are dropped when they surface, and the sum of its
+    # brokers' loads, which makes the rack's average.
+    current = tuple(list(kind) for kind in zip(*(load_of(i) for i in range(n))))
     heaps: tuple[list[list[tuple[float, int]]], ...] = ([[] for _ in racks], [[] for _ in racks])
     sums = ([0.0] * len(racks), [0.0] * len(racks))
     for kind in (0, 1):
@@ -189,18 +193,31 @@ def _place(
             if b not in src:
                 continue
             kind = 1 if pos == 0 else 0
-            open_groups = [g for g in range(len(racks)) if taken_in[g] < group_size[g]]
-            allowed = [g for g in open_groups if racks[g] not in used_racks] or open_groups
-            average = {g: sums[kind][g] / group_size[g] for g in allowed}
-            g = min(allowed, key=average.__getitem__)
+            rack_sums = sums[kind]
             want = group_of.get(rack_of.get(b), -1)
-            if want in average and average[want] <= average[g] + SAME_RACK_SLACK:
+            # The least-loaded rack on average among those the partition does not use yet (any rack with
+            # a free broker when none is left), unless the replaced replica's rack is within the slack.
+            g = spare = want_load = -1
+            least = spare_least = 0.0
+            for r in groups:
+                if taken_in[r] == group_size[r]:
+                    continue
+                average = rack_sums[r] / group_size[r]
+                if racks[r] in used_racks:
+                    if spare < 0 or average < spare_least:
+                        spare, spare_least = r, average
+                    continue
+                if g < 0 or average < least:
+                    g, least = r, average
+                if r == want:
+                    want_load = average
+            if g < 0:
+                g = spare
+            elif want_load >= 0 and want_load <= least + SAME_RACK_SLACK:
                 g = want
             i = least_loaded(heaps[kind][g], current[kind], taken)
-            state.replicas[i] += 1
-            state.nbytes[i] += p.size_bytes
-            state.leaders[i] += pos == 0
-            for k, load in ((0, follower_load(i)), (1, leader_load(i))):
+            state.place(i, p.size_bytes, pos == 0)
+            for k, load in enumerate(load_of(i)):
                 sums[k][g] += load - current[k][i]
                 current[k][i] = load
                 heappush(heaps[k][g], (load, i))

@@ -67,12 +67,11 @@ def move_work(current: Sequence[int], target: Sequence[int], bytes_to_move: int)
     """
     added = [b for b in target if b not in current]
     per_replica = bytes_to_move // len(added) if added else 0
-    work = dict.fromkeys((b for b in current if b not in target), 0)
-    for b in added:
-        work[b] = per_replica
     leader = current[0]
-    work[leader] = work.get(leader, 0) + per_replica * len(added)
-    return list(work.items())
+    work = [(leader, per_replica * len(added))]
+    work += [(b, 0) for b in current if b != leader and b not in target]
+    work += [(b, per_replica) for b in added]
+    return work
 
 
 @dataclass(frozen=True)
