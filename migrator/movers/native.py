@@ -22,7 +22,8 @@ from migrator.engine.events import EventBus
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import MigratorError
 from migrator.movers.executor import Executor
-from migrator.movers.plan import MovePlan, PlannerBroker, PlannerCluster, PlannerPartition
+from migrator.movers.plan import MovePlan, PlannerCluster
+from migrator.movers.planner import planner_cluster
 from migrator.movers.settings import MovementConfig
 
 
@@ -30,14 +31,7 @@ def planner_view(inventory: Inventory, topics: Collection[str] | None = None) ->
     """The planner's view of the cluster: live brokers, and the partitions of `topics` (default all)
     with what one new replica must copy, the largest replica's size (describe_log_dirs)."""
     wanted = set(inventory.topics) if topics is None else set(topics)
-    return PlannerCluster(
-        brokers=tuple(PlannerBroker(b.id, b.rack) for b in inventory.brokers.values()),
-        partitions=tuple(
-            PlannerPartition(p.topic, p.partition, tuple(p.replicas), max(p.size_bytes.values(), default=0))
-            for p in inventory.partitions()
-            if p.topic in wanted
-        ),
-    )
+    return planner_cluster(inventory.brokers.values(), (p for p in inventory.partitions() if p.topic in wanted))
 
 
 class NativeMover:
