@@ -104,6 +104,7 @@ class MigrationConfig(_Model):
     source_platform: migrator.platforms.config.SourcePlatformConfig | None = None
     movement: migrator.movers.settings.MovementConfig | None = None
     target: migrator.platforms.strimzi_config.TargetConfig | None = None
+    broker_id_shift: phases.broker_id_shift_config.BrokerIdShiftConfig | None = None
 
     @field_validator("migration_id")
     @classmethod
@@ -159,3 +160,4 @@ import migrator.dns.config  # noqa: E402
 import migrator.platforms.config  # noqa: E402
 import migrator.movers.settings  # noqa: E402
 import migrator.platforms.strimzi_config  # noqa: E402
+import phases.broker_id_shift_config  # noqa: E402

@@ -12,6 +12,7 @@ from migrator.errors import BadInput
 PHASES: dict[str, str] = {
     "preflight": "phases.preflight",
     "dns-facade": "phases.dns_facade",
+    "broker-id-shift": "phases.broker_id_shift",
     "mixed-cluster-join": "phases.mixed_cluster_join",
     "operator-handback": "phases.operator_handback",
 }

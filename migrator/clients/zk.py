@@ -46,7 +46,8 @@ def split_connect(connect: str) -> tuple[str, str]:
 
 
 class ZooKeeper:
-    """A read-only session on the ensemble that holds the cluster's metadata. Use as a context manager."""
+    """A session on the ensemble that holds the cluster's metadata; it only reads, except to move the
+    controller (`request_controller_election`). Use as a context manager."""
 
     def __init__(self, connect: str, timeout: float = 10.0) -> None:
         self.connect = connect
@@ -195,3 +196,14 @@ class ZooKeeper:
     def migration(self) -> JSON | None:
         """/migration, written by KRaft controllers during a ZooKeeper -> KRaft migration."""
         return self.get_json("/migration")
+
+    # -- the one write ---------------------------------------------------------------------------
+
+    @_transient
+    def request_controller_election(self) -> None:
+        """Delete /controller, the standard way to move the controller in ZooKeeper mode: the controller
+        watches its own znode and resigns, and every live broker races to create it again."""
+        try:
+            self._client.delete(self._path("/controller"))
+        except NoNodeError:
+            pass  # an election is already under way
