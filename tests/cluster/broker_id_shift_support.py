@@ -176,6 +176,16 @@ class Znodes:
                 found[(topic, int(p))] = replicas
         return found
 
+    def assignment_with_group_offsets(self) -> dict[PartitionKey, list[int]]:
+        """The assignment once a consumer group's first lookup has created __consumer_offsets (the shift
+        moves it like any topic, so a baseline taken before it exists would miss it)."""
+
+        def created() -> dict[PartitionKey, list[int]] | None:
+            found = self.assignment()
+            return found if ("__consumer_offsets", 0) in found else None
+
+        return wait_for(created, "the consumer offsets topic")
+
     def leaders(self) -> dict[PartitionKey, int]:
         return {
             key: (self._json(f"/brokers/topics/{key[0]}/partitions/{key[1]}/state") or {}).get("leader", -1)

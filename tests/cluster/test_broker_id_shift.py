@@ -95,7 +95,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         with shared.workload():
             time.sleep(3)
         with Znodes(cluster) as zk:
-            shared.original = zk.assignment()
+            shared.original = zk.assignment_with_group_offsets()
         shared.offsets = end_offsets(cluster, cluster.bootstrap_servers, topics)
         yield shared
     finally:

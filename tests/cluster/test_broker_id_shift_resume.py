@@ -88,12 +88,7 @@ def test_a_run_killed_mid_batch_resumes_to_the_same_end_state_and_keeps_foreign_
     )
 
     with workload, Znodes(cluster) as zk:
-        # The workload's consumer group creates the offsets topic on its first lookup: the shift moves it too.
-        def once_offsets_topic_exists() -> dict[tuple[str, int], list[int]] | None:
-            found = zk.assignment()
-            return found if ("__consumer_offsets", 0) in found else None
-
-        original = wait_for(once_offsets_topic_exists, "the consumer offsets topic")
+        original = zk.assignment_with_group_offsets()
         assert zk.throttles() == foreign
         log = (tmp_path / "run.log").open("w")
         run = subprocess.Popen(
