@@ -35,6 +35,27 @@ def copying(recorder: Recorder) -> bool:
     return any(p["bytes_moved"] > 0 and p["partitions_done"] == 0 for p in recorder.of("progress"))
 
 
+def move_in_background(
+    config, plan: MovePlan, state: dict, recorder: Recorder, pause_requested=lambda: None
+) -> tuple[threading.Thread, list[BaseException | None]]:
+    """Run the move on a thread; its outcome (None, or what it raised) lands in the returned list."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        with NativeMover.open(
+            config, events=recorder.bus, persist=lambda: None, pause_requested=pause_requested
+        ) as mover:
+            try:
+                mover.run(plan, state)
+                outcome.append(None)
+            except BaseException as exc:  # handed to the test thread
+                outcome.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker, outcome
+
+
 FOUR_BROKERS = [BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c"), BrokerSpec(3, "c")]
 ALL = [0, 1, 2, 3]
 
@@ -136,19 +157,8 @@ def test_pause_with_cancel_reverts_the_batch_in_flight_clears_throttles_and_resu
     state: dict = {}
     recorder = Recorder()
     pause = threading.Event()
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        hook = lambda: "operator pause for the test" if pause.is_set() else None  # noqa: E731
-        with NativeMover.open(config, events=recorder.bus, persist=lambda: None, pause_requested=hook) as mover:
-            try:
-                mover.run(plan, state)
-                outcome.append(None)
-            except BaseException as exc:  # handed to the test thread
-                outcome.append(exc)
-
-    worker = threading.Thread(target=run)
-    worker.start()
+    hook = lambda: "operator pause for the test" if pause.is_set() else None  # noqa: E731
+    worker, outcome = move_in_background(config, plan, state, recorder, pause_requested=hook)
     try:
         # Pause only once the first batch is really copying data.
         wait_for(lambda: copying(recorder), "the first batch to copy data")
@@ -184,18 +194,7 @@ def test_a_broker_of_the_batch_dying_pauses_the_run_and_the_sweep_clears_it_once
     original = assignment(config, [data])
     state: dict = {}
     recorder = Recorder()
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        with NativeMover.open(config, events=recorder.bus, persist=lambda: None) as mover:
-            try:
-                mover.run(plan, state)
-                outcome.append(None)
-            except BaseException as exc:  # handed to the test thread
-                outcome.append(exc)
-
-    worker = threading.Thread(target=run)
-    worker.start()
+    worker, outcome = move_in_background(config, plan, state, recorder)
     try:
         wait_for(lambda: copying(recorder), "the first batch to copy data")
         cluster.kill_broker(3)  # the destination of every move
