@@ -18,18 +18,12 @@ from migrator.engine.step import StepContext
 from migrator.sandbox.dns_server import DnsServer
 from phases.dns_facade import BrokerAddress, DnsFacadeResources, RepointFacade, build
 from tests.dns_fixtures import bind_primary, rfc2136_config  # noqa: F401
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.cluster
 
 BROKERS = [BrokerAddress(0, "127.0.0.1", 9092, "a"), BrokerAddress(1, "127.0.0.2", 9092, "b"), BrokerAddress(2, "127.0.0.3", 9092, "c")]
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _config(server: DnsServer, servers: list[DnsServer] | None = None) -> MigrationConfig:
@@ -56,7 +50,7 @@ def _foreign_a(server: DnsServer, name: str, value: str) -> None:
 
 
 def test_phase_creates_verifies_and_rolls_back_the_facade(bind_primary: DnsServer) -> None:
-    config, clock = _config(bind_primary), FakeClock()
+    config, clock = _config(bind_primary), FakeClock(now=1_000_000.0)
     resources = DnsFacadeResources(config, inventory=lambda: BROKERS, clock=clock)
     phase = build(config, resources)
     ctx = _context(config, resources)
@@ -93,7 +87,7 @@ def test_phase_creates_verifies_and_rolls_back_the_facade(bind_primary: DnsServe
 
 def test_a_name_held_by_someone_else_stops_the_phase_before_any_change(bind_primary: DnsServer) -> None:
     config = _config(bind_primary)
-    resources = DnsFacadeResources(config, inventory=lambda: BROKERS, clock=FakeClock())
+    resources = DnsFacadeResources(config, inventory=lambda: BROKERS, clock=FakeClock(now=1_000_000.0))
     create = build(config, resources).step("create-facade-records")
     ctx = _context(config, resources)
     taken = config.dns.broker_name(1)
@@ -119,7 +113,7 @@ class MoveBrokerZero(RepointFacade):
 
 
 def test_repoint_keeps_the_old_value_for_rollback(bind_primary: DnsServer) -> None:
-    config, clock = _config(bind_primary), FakeClock()
+    config, clock = _config(bind_primary), FakeClock(now=1_000_000.0)
     resources = DnsFacadeResources(config, inventory=lambda: BROKERS, clock=clock)
     ctx = _context(config, resources)
     phase = build(config, resources)

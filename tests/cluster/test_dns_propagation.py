@@ -12,18 +12,12 @@ from migrator.engine.step import StepContext
 from migrator.sandbox.dns_server import DnsServer
 from phases.dns_facade import BrokerAddress, DnsFacadeResources, RepointFacade, build
 from tests.dns_fixtures import bind_primary, bind_secondary, rfc2136_config  # noqa: F401
+from tests.fake_clock import FakeClock
 
 pytestmark = pytest.mark.cluster
 
 BROKERS = [BrokerAddress(0, "127.0.0.1", 9092, "a"), BrokerAddress(1, "127.0.0.2", 9092, "b")]
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class MoveBootstrap(RepointFacade):
@@ -39,7 +33,7 @@ def test_verify_waits_for_every_authoritative_server_then_one_ttl(bind_primary: 
         cluster={"zookeeper_connect": "127.0.0.1:2181/kafka", "bootstrap_servers": "127.0.0.1:9092"},
         dns=rfc2136_config(bind_primary, [bind_primary, bind_secondary]),
     )
-    clock = FakeClock()
+    clock = FakeClock(now=1_000_000.0)
     resources = DnsFacadeResources(config, inventory=lambda: BROKERS, clock=clock)
     ctx = StepContext(config=config, resources=resources, state={}, events=EventBus())
     phase = build(config, resources)

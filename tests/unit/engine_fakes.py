@@ -16,6 +16,7 @@ from typing import Any
 
 from migrator.engine.events import Event, EventBus
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
+from tests.fake_clock import FakeClock
 
 
 class SimulatedCrash(BaseException):
@@ -128,21 +129,6 @@ class KeyStep(Step):
                 self.system.values[key] = value
             self.system.crasher.tick(f"rollback {self.name} restore {key}")
         self.system.verified_done.discard(self.name)
-
-
-@dataclass
-class FakeClock:
-    """Injectable sleep/monotonic: sleeping only advances the clock and records the delay."""
-
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 def context_with_events() -> tuple[StepContext, list[Event]]:

@@ -16,24 +16,11 @@ from migrator.dns.provider import ConcurrentChange
 from migrator.dns.records import Change, NameState, RecordSet
 from migrator.dns.route53 import Route53Provider
 from migrator.errors import BadInput, TemporaryError
+from tests.fake_clock import FakeClock
 
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
 NAME = "kafka-0.example.com."
 
-
-class Clock:
-    """Time that moves only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -44,7 +31,7 @@ def client() -> Iterator[tuple[object, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
-def _provider(aws: object, clock: Clock, timeout: float = 60.0) -> Route53Provider:
+def _provider(aws: object, clock: FakeClock, timeout: float = 60.0) -> Route53Provider:
     return Route53Provider("example.com.", ZONE_ID, aws, insync_timeout=timeout, poll_interval=5.0, sleep=clock.sleep, clock=clock)
 
 
@@ -63,7 +50,7 @@ NEW = RecordSet(NAME, "CNAME", 60, ("broker0.vm.internal.",))
 
 def test_repoint_sends_one_compare_and_swap_batch_then_waits_for_insync(client: tuple[object, Stubber]) -> None:
     aws, stubber = client
-    clock = Clock()
+    clock = FakeClock()
     stubber.add_response(
         "change_resource_record_sets",
         _change_info("PENDING"),
@@ -106,12 +93,12 @@ def test_a_free_name_is_created_so_aws_refuses_it_if_taken_meanwhile(client: tup
         },
     )
     stubber.add_response("get_change", _change_info("INSYNC"), {"Id": "/change/C1"})
-    _provider(aws, Clock()).apply(Change(NameState(NAME), NameState(NAME, (NEW,), marker=MARKER)))
+    _provider(aws, FakeClock()).apply(Change(NameState(NAME), NameState(NAME, (NEW,), marker=MARKER)))
 
 
 def test_insync_wait_is_bounded(client: tuple[object, Stubber]) -> None:
     aws, stubber = client
-    clock = Clock()
+    clock = FakeClock()
     stubber.add_response("change_resource_record_sets", _change_info("PENDING"))
     for _ in range(5):  # at t = 0, 5, 10, 15, 20: the last one is past the 20 s budget
         stubber.add_response("get_change", _change_info("PENDING"), {"Id": "/change/C1"})
@@ -125,14 +112,14 @@ def test_changed_since_read_is_a_concurrent_change(client: tuple[object, Stubber
     message = f"Tried to delete resource record set [name='{NAME}', type='A'] but the values provided do not match the current values"
     stubber.add_client_error("change_resource_record_sets", "InvalidChangeBatch", message, 400)
     with pytest.raises(ConcurrentChange, match="do not match"):
-        _provider(aws, Clock()).apply(Change(NameState(NAME, (OLD,), marker=MARKER), NameState(NAME, (NEW,), marker=MARKER)))
+        _provider(aws, FakeClock()).apply(Change(NameState(NAME, (OLD,), marker=MARKER), NameState(NAME, (NEW,), marker=MARKER)))
 
 
 def test_missing_zone_and_denied_action_are_bad_input(client: tuple[object, Stubber]) -> None:
     aws, stubber = client
     stubber.add_client_error("get_hosted_zone", "NoSuchHostedZone", f"No hosted zone found with ID: {ZONE_ID}", 404)
     stubber.add_client_error("change_resource_record_sets", "AccessDenied", "User: arn:aws:iam::1:user/x is not authorized", 403)
-    provider = _provider(aws, Clock())
+    provider = _provider(aws, FakeClock())
     with pytest.raises(BadInput, match="no hosted zone Z0123456789ABCDEFGHIJ.*hosted_zone_id"):
         provider.check_zone()
     with pytest.raises(BadInput, match="denied route53:change_resource_record_sets.*Grant"):
@@ -156,5 +143,5 @@ def test_facade_reads_records_aliases_and_marker_apart(client: tuple[object, Stu
         {"ResourceRecordSets": [_rrset(MARKER)], "IsTruncated": False, "MaxItems": "100"},
         {"HostedZoneId": ZONE_ID, "StartRecordName": MARKER.name, "MaxItems": "100"},
     )
-    state = Facade(_provider(aws, Clock()), "m1", 60).read(NAME)
+    state = Facade(_provider(aws, FakeClock()), "m1", 60).read(NAME)
     assert state == NameState(NAME, (OLD,), ("AAAA (alias)",), MARKER)

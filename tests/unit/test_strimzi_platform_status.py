@@ -21,6 +21,7 @@ from migrator.platforms.strimzi import (
     _field_conflicts,
 )
 from migrator.platforms.strimzi_config import TargetConfig
+from tests.fake_clock import FakeClock
 
 
 def target(**changes: Any) -> TargetConfig:
@@ -41,18 +42,6 @@ def target(**changes: Any) -> TargetConfig:
     assert config.target is not None
     return config.target
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def platform(clock: FakeClock | None = None, **options: Any) -> StrimziPlatform:
