@@ -40,14 +40,25 @@ def test_drain_batches_respect_per_broker_and_byte_caps(case, per_broker, max_by
 
 
 def test_mapping_batches_when_every_move_touches_every_broker() -> None:
-    # RF 3 on 3 brokers: each move keeps all six brokers busy, so 12 moves at 5 per broker need 3 batches.
+    # RF 3 on 3 brokers: each move keeps all six brokers busy, so 12 moves at 5 per broker need 3 batches
+    # at least; but then some leader sends two partitions in every batch but one (1.25x the bound), where
+    # four batches of three moves, one per leader, reach the bound.
     c = cluster(
         {0: "a", 1: "b", 2: "c", 100: "a", 101: "b", 102: "c"},
         [("t", n, (n % 3, (n + 1) % 3, (n + 2) % 3), 1000 + n) for n in range(12)],
     )
     plan = plan_mapping(c, {0: 100, 1: 101, 2: 102}, BatchLimits(max_moves_per_broker=5))
-    assert len(plan.batches()) == 3
+    assert [sorted(m.current[0] for m in batch) for batch in plan.batches()] == [[0, 1, 2]] * 4
+    assert plan.summary.makespan_bytes == plan.summary.bottleneck_bytes
     _check_batches(plan)
+
+
+def test_the_least_batch_count_is_kept_when_more_batches_gain_nothing() -> None:
+    # Six equal moves, two per broker at one per batch: two batches are already at the bound.
+    c = cluster({b: None for b in (0, 1, 2, 100, 101, 102)}, [("t", n, (n % 3,), 1000) for n in range(6)])
+    plan = plan_mapping(c, {0: 100, 1: 101, 2: 102}, BatchLimits(max_moves_per_broker=1))
+    assert len(plan.batches()) == 2
+    assert plan.summary.makespan_bytes == plan.summary.bottleneck_bytes
 
 
 def test_a_move_larger_than_the_byte_cap_runs_alone() -> None:
