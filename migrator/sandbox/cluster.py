@@ -1,17 +1,29 @@
-"""A real ZooKeeper-mode Kafka cluster as local processes, for tests and the demo.
+"""A real Kafka cluster as local processes, for tests and the demo: ZooKeeper mode or KRaft.
 
     cluster = SandboxCluster(workdir, brokers=[BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c")])
     cluster.up()            # ZooKeeper, the chroot, brokers; returns once all are registered + a controller
     ...
     cluster.down()
 
+    kraft = SandboxCluster(workdir, [], metadata="kraft").up()   # no ZooKeeper; nodes come with add_broker
+    kraft.add_broker(BrokerSpec(3000, config={"process.roles": "controller", ...}))
+
 ZooKeeper listens on 127.0.0.1. Each broker listens on a loopback address of its own (derived from its
 id, see ports.py) and all brokers on one port, `cluster.broker_port`, as a fleet of VMs does: DNS
 records carry no port, so the DNS facade can lead clients to one broker only by its address.
 
+KRaft nodes: a BrokerSpec whose config sets `process.roles` is a KRaft controller, broker or both, in
+either mode (a ZooKeeper sandbox runs KRaft controllers for a migration). Its config says everything
+KRaft needs (controller.quorum.voters, controller.listener.names, its listeners); the sandbox adds its
+cluster-wide defaults, formats its log dirs with the sandbox's `cluster_id` before its first start, and
+calls it ready when it listens on all its listeners and, with the broker role, is unfenced. A node whose
+listeners do not use `{port}` (a controller on a port of its own) stays off the shared port. In the
+`brokers` dict and the method names, "broker" means any node.
+
 Layout of `workdir`: sandbox.json (pids and ports, so `SandboxCluster.load(workdir)` finds a running
-cluster again from another process), log4j.properties, zookeeper/{zoo.cfg,data,zookeeper.log} and
-broker-<id>/{server.properties,data,server.log}.
+cluster again from another process), log4j.properties, zookeeper/{zoo.cfg,data,zookeeper.log} (not in
+KRaft mode) and broker-<id>/{server.properties,data,server.log} for every node, controllers included;
+a KRaft node's server.log begins with the output of formatting its storage.
 
 Clusters built in a process with `stop_at_exit=True` (the default) are stopped when that process
 exits, so an interrupted test run leaves no JVM behind; `migrator sandbox up` passes False to leave
@@ -21,22 +33,27 @@ its cluster running.
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import yaml
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException
+from kazoo.exceptions import KazooException, NodeExistsError
 from kazoo.handlers.threading import KazooTimeoutError
 
 from migrator.config import MigrationConfig
@@ -44,17 +61,23 @@ from migrator.errors import BadInput, MigratorError
 from migrator.sandbox import configs
 from migrator.sandbox.jars import classpath, require_java
 from migrator.sandbox.ports import HOST, broker_host, free_port, free_shared_port, is_free, listening_ports
-from migrator.sandbox.process import JvmProcess
+from migrator.sandbox.process import JVM_OPTIONS, JvmProcess
 
 STATE_FILE = "sandbox.json"
 # 2: brokers on addresses of their own sharing `broker_port`; 1 had them on 127.0.0.1 with a port each.
 _STATE_FORMAT = 2
 BROKER_HEAP = "384m"
 ZOOKEEPER_HEAP = "128m"
+STORAGE_TOOL_HEAP = "128m"
+_STORAGE_TOOL_TIMEOUT = 120.0
+# A metadata request to a broker that is listening answers within this, fenced or not.
+_METADATA_TIMEOUT = 5.0
 _POLL_SECONDS = 0.2
 # A broker SIGKILLed moments ago is still registered until ZooKeeper expires its session.
 _DEREGISTER_TIMEOUT = 2 * configs.ZK_SESSION_TIMEOUT_MS / 1000 + 10
 _PORT_TAKEN = "Address already in use"
+
+Metadata = Literal["zookeeper", "kraft"]
 
 log = logging.getLogger(__name__)
 # kazoo warns on every dropped connection while processes come and go; shown only where the
@@ -70,7 +93,7 @@ class SandboxError(MigratorError):
 class BrokerSpec:
     """One broker to run. `config` entries override the sandbox's server.properties; in their values
     `{host}` and `{port}` stand for the broker's own address and the cluster's broker port (e.g. to
-    replace `listeners`)."""
+    replace `listeners`). With `process.roles` in `config` it is a KRaft node, see the module docstring."""
 
     id: int
     rack: str | None = None
@@ -146,6 +169,25 @@ class BrokerProcess(SandboxProcess):
     def host(self) -> str:
         return broker_host(self.id)
 
+    @property
+    def roles(self) -> frozenset[str]:
+        """Its KRaft roles (broker, controller); empty for a ZooKeeper-mode broker."""
+        return configs.process_roles(self.spec.config)
+
+    @property
+    def kraft(self) -> bool:
+        return bool(self.roles)
+
+    @property
+    def is_broker(self) -> bool:
+        """A broker of either mode, serving clients; False for a KRaft controller without the broker role."""
+        return not self.kraft or "broker" in self.roles
+
+    @property
+    def on_shared_port(self) -> bool:
+        """Whether it listens on the sandbox's `broker_port` (the default listeners, or `{port}` in its own)."""
+        return "{port}" in str(self.spec.config.get("listeners", configs.DEFAULT_LISTENERS))
+
 
 DEFAULT_BROKERS = (BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c"))
 
@@ -157,9 +199,14 @@ class SandboxCluster:
         brokers: Sequence[BrokerSpec] = DEFAULT_BROKERS,
         chroot: str = "/kafka",
         *,
+        metadata: Metadata = "zookeeper",
         stop_at_exit: bool = True,
         startup_timeout: float = 120.0,
     ) -> None:
+        """`metadata="kraft"`: a cluster without ZooKeeper, of KRaft nodes only, whose `cluster_id` is
+        chosen here (`brokers` may be empty, its nodes added later). `chroot` applies to ZooKeeper mode."""
+        if metadata not in ("zookeeper", "kraft"):
+            raise ValueError(f"metadata must be 'zookeeper' or 'kraft', got {metadata!r}")
         if chroot and (not chroot.startswith("/") or chroot.endswith("/")):
             raise ValueError(f"chroot {chroot!r} must be '' or start with '/' and not end with '/'")
         ids = [spec.id for spec in brokers]
@@ -167,6 +214,7 @@ class SandboxCluster:
             raise ValueError(f"broker ids must be unique, got {ids}")
         self.workdir = Path(workdir).resolve()
         self.chroot = chroot
+        self.metadata: Metadata = metadata
         self.stop_at_exit = stop_at_exit
         self.startup_timeout = startup_timeout
         self.zookeeper = ZooKeeperProcess(port=0, home=self.workdir / "zookeeper")
@@ -175,24 +223,32 @@ class SandboxCluster:
         for spec in brokers:
             self.brokers[spec.id] = self._broker_process(spec)
         # Fixed when the cluster is created, so brokers added later get the same cluster-wide settings.
-        self.broker_defaults: dict[str, object] = configs.broker_defaults(len(brokers))
-        self.cluster_id: str | None = None
+        self.broker_defaults: dict[str, object] = configs.broker_defaults(
+            sum(1 for b in self.brokers.values() if b.is_broker)
+        )
+        # A ZooKeeper-mode cluster's id is made by its first broker; a KRaft cluster's is formatted into
+        # its nodes' storage, so it must exist before any of them starts.
+        self.cluster_id: str | None = new_cluster_id() if metadata == "kraft" else None
         self._zk: KazooClient | None = None
         self._runtime: tuple[str, str] | None = None  # java executable, classpath
 
     # -- connection details ------------------------------------------------------------------
 
     @property
-    def zookeeper_hosts(self) -> str:
-        return self.zookeeper.address
+    def zookeeper_hosts(self) -> str | None:
+        """host:port of ZooKeeper; None in KRaft mode, which has none."""
+        return self.zookeeper.address if self.metadata == "zookeeper" else None
 
     @property
-    def zookeeper_connect(self) -> str:
-        return self.zookeeper_hosts + self.chroot
+    def zookeeper_connect(self) -> str | None:
+        """ZooKeeper with the chroot, as brokers connect; None in KRaft mode."""
+        hosts = self.zookeeper_hosts
+        return None if hosts is None else hosts + self.chroot
 
     @property
     def bootstrap_servers(self) -> str:
-        return ",".join(broker.address for broker in self.brokers.values())
+        """The brokers' addresses (KRaft controllers serve no clients)."""
+        return ",".join(broker.address for broker in self.brokers.values() if broker.is_broker)
 
     @property
     def broker_port(self) -> int:
@@ -202,8 +258,9 @@ class SandboxCluster:
     # -- whole cluster -----------------------------------------------------------------------
 
     def up(self) -> SandboxCluster:
-        """Start ZooKeeper, create the chroot, start every broker in parallel, and return once all are
-        registered and a controller is elected. On failure everything started is stopped again."""
+        """Start ZooKeeper and create the chroot (ZooKeeper mode), start every node in parallel, and
+        return once all are ready (module docstring) and, with ZooKeeper-mode brokers, a controller is
+        elected. On failure everything started is stopped again."""
         alive = [p.name for p in self._processes() if p.running]
         if alive:
             raise BadInput(
@@ -215,22 +272,26 @@ class SandboxCluster:
         (self.workdir / "log4j.properties").write_text(configs.LOG4J_PROPERTIES)
         if self.stop_at_exit:
             _stop_at_exit(self)
+        nodes = list(self.brokers.values())
         try:
-            self._start_zookeeper()
-            # Registrations of brokers stopped uncleanly in an earlier run outlive a ZooKeeper restart
-            # until their sessions expire, and would make the new brokers fail with NodeExists.
-            self._wait_deregistered(list(self.brokers))
-            brokers = list(self.brokers.values())
-            self._claim_port(brokers)
-            for broker in brokers:
-                self._launch(broker)
-            self._wait_registered(brokers)
-            self._wait(
-                lambda: self._zk_client().exists(f"{self.chroot}/controller") is not None,
-                "a controller to be elected",
-                self._processes(),
-            )
-            self.cluster_id = self._read_cluster_id()
+            if self.metadata == "zookeeper":
+                self._start_zookeeper()
+                # Registrations of brokers stopped uncleanly in an earlier run outlive a ZooKeeper restart
+                # until their sessions expire, and would make the new brokers fail with NodeExists.
+                self._wait_deregistered(list(self.brokers))
+                if self.cluster_id is None and any(b.kraft for b in nodes):
+                    self.cluster_id = self._claim_zookeeper_cluster_id()
+            self._claim_port(nodes)
+            for node in nodes:
+                self._launch(node)
+            self._wait_ready(nodes)
+            if self.metadata == "zookeeper" and any(not b.kraft for b in nodes):
+                self._wait(
+                    lambda: self._zk_client().exists(f"{self.chroot}/controller") is not None,
+                    "a controller to be elected",
+                    self._processes(),
+                )
+                self.cluster_id = self._read_cluster_id()
         except BaseException:
             self.down(grace=5)
             raise
@@ -238,11 +299,13 @@ class SandboxCluster:
         return self
 
     def down(self, grace: float = 30.0) -> None:
-        """Stop every process: brokers first (SIGTERM, a controlled shutdown, all at once), then
-        ZooKeeper; whatever has not exited after `grace` seconds is SIGKILLed. Files stay."""
+        """Stop every process: brokers first (SIGTERM, a controlled shutdown, all at once), then KRaft
+        controllers, then ZooKeeper; whatever has not exited after `grace` seconds is SIGKILLed. Files stay."""
         try:
             running = [b for b in self.brokers.values() if b.running]
-            _stop_all([b.process for b in running if b.process is not None], grace)
+            # A KRaft broker's controlled shutdown goes through the controllers: they must outlive it.
+            for group in ([b for b in running if b.is_broker], [b for b in running if not b.is_broker]):
+                _stop_all([b.process for b in group if b.process is not None], grace)
             self._close_zk()
             if self.zookeeper.running and self.zookeeper.process is not None:
                 _stop_all([self.zookeeper.process], min(grace, 10))
@@ -254,7 +317,8 @@ class SandboxCluster:
     # -- single brokers ----------------------------------------------------------------------
 
     def add_broker(self, spec: BrokerSpec, timeout: float | None = None) -> BrokerProcess:
-        """Start a new broker (empty log dir) on `broker_port` and wait until it is registered."""
+        """Start a new broker or KRaft node (empty log dir, formatted first if KRaft) and wait until it
+        is ready."""
         if spec.id in self.brokers:
             raise ValueError(f"broker {spec.id} is already part of this sandbox")
         broker = self._broker_process(spec)
@@ -262,11 +326,12 @@ class SandboxCluster:
         self.brokers[spec.id] = broker
         self._launch(broker)
         self.save_state()
-        self._wait_registered([broker], timeout)
+        self._wait_ready([broker], timeout)
         return broker
 
     def stop_broker(self, broker_id: int, timeout: float = 60.0) -> None:
-        """Controlled shutdown (SIGTERM); returns once the process exited and deregistered."""
+        """Controlled shutdown (SIGTERM); returns once the process exited and, in ZooKeeper mode,
+        deregistered."""
         broker = self.brokers[broker_id]
         if broker.process is None or not broker.running:
             return
@@ -280,15 +345,17 @@ class SandboxCluster:
         self._wait_deregistered([broker_id])
 
     def kill_broker(self, broker_id: int) -> None:
-        """SIGKILL, like a VM losing power. Its registration stays until its ZooKeeper session
-        expires (zookeeper.session.timeout.ms)."""
+        """SIGKILL, like a VM losing power. A ZooKeeper-mode broker's registration stays until its
+        session expires (zookeeper.session.timeout.ms); KRaft controllers fence a broker once its
+        heartbeats stop for broker.session.timeout.ms."""
         broker = self.brokers[broker_id]
         if broker.process is not None:
             broker.process.kill()
         self.save_state()
 
     def start_broker(self, broker_id: int, timeout: float | None = None) -> BrokerProcess:
-        """Restart a stopped or killed broker with its data dir on `broker_port`; waits for registration."""
+        """Restart a stopped or killed broker with its data dir (a KRaft node's stays formatted);
+        waits until it is ready."""
         broker = self.brokers[broker_id]
         if broker.running:
             return broker
@@ -296,13 +363,18 @@ class SandboxCluster:
         self._claim_port([broker])
         self._launch(broker)
         self.save_state()
-        self._wait_registered([broker], timeout)
+        self._wait_ready([broker], timeout)
         return broker
 
     # -- files -------------------------------------------------------------------------------
 
     def write_migration_config(self, path: Path, migration_id: str = "sandbox") -> Path:
         """A migration.yaml for this cluster (checkpoints in `.migrator` beside it)."""
+        if self.metadata == "kraft":
+            raise MigratorError(
+                f"The sandbox in {self.workdir} runs in KRaft mode, without ZooKeeper; a migration.yaml describes "
+                "a ZooKeeper-mode cluster to migrate, so there is none to write for it."
+            )
         if self.cluster_id is None:
             raise MigratorError("The sandbox has no cluster id yet; call up() before writing its config.")
         path = Path(path).resolve()
@@ -324,6 +396,7 @@ class SandboxCluster:
         """What sandbox.json records."""
         return {
             "format": _STATE_FORMAT,
+            "metadata": self.metadata,
             "chroot": self.chroot,
             "cluster_id": self.cluster_id,
             "broker_defaults": self.broker_defaults,
@@ -371,7 +444,9 @@ class SandboxCluster:
                 f"{workdir}`), then start a new one with this version."
             )
         specs = [BrokerSpec(b["id"], b["rack"], b["config"]) for b in state["brokers"]]
-        cluster = cls(workdir, specs, state["chroot"], stop_at_exit=stop_at_exit)
+        # Files written before KRaft nodes existed have no "metadata": ZooKeeper mode.
+        metadata = state.get("metadata", "zookeeper")
+        cluster = cls(workdir, specs, state["chroot"], metadata=metadata, stop_at_exit=stop_at_exit)
         cluster.broker_defaults = state["broker_defaults"]
         cluster.cluster_id = state["cluster_id"]
         cluster.zookeeper.port = state["zookeeper"]["port"]
@@ -387,10 +462,16 @@ class SandboxCluster:
 
     def _broker_process(self, spec: BrokerSpec) -> BrokerProcess:
         broker_host(spec.id)  # an id outside the address scheme fails here, before anything starts
+        if self.metadata == "kraft" and not configs.process_roles(spec.config):
+            raise ValueError(
+                f"broker {spec.id} has no process.roles: a KRaft sandbox runs KRaft nodes only (it has no "
+                "ZooKeeper to register a ZooKeeper-mode broker)"
+            )
         return BrokerProcess(port=self.broker_port, home=self.workdir / f"broker-{spec.id}", spec=spec)
 
     def _processes(self) -> list[SandboxProcess]:
-        return [self.zookeeper, *self.brokers.values()]
+        nodes: list[SandboxProcess] = list(self.brokers.values())
+        return [self.zookeeper, *nodes] if self.metadata == "zookeeper" else nodes
 
     def _use_broker_port(self, port: int, starting: Sequence[BrokerProcess] = ()) -> None:
         self._broker_port = port
@@ -399,14 +480,16 @@ class SandboxCluster:
 
     def _claim_port(self, starting: Sequence[BrokerProcess]) -> None:
         """Make sure every broker in `starting` can bind `broker_port`, choosing a new one (free on every
-        broker's address) when needed. The brokers share it, so it can move only while no other broker runs."""
-        taken = [b for b in starting if not (self.broker_port and is_free(self.broker_port, b.host))]
+        broker's address) when needed. The brokers share it, so it can move only while no other broker runs.
+        Nodes with ports of their own (`on_shared_port` False) neither need it nor hold it in place."""
+        sharing = [b for b in starting if b.on_shared_port]
+        taken = [b for b in sharing if not (self.broker_port and is_free(self.broker_port, b.host))]
         if not taken:
             return
-        serving = self._serving_besides(starting)
+        serving = self._serving_besides(sharing)
         if serving:
             raise self._port_taken(taken[0], serving)
-        hosts = list(dict.fromkeys(b.host for b in (*self.brokers.values(), *starting)))
+        hosts = list(dict.fromkeys(b.host for b in (*self.brokers.values(), *sharing) if b.on_shared_port))
         try:
             port = free_shared_port(hosts)
         except OSError as error:
@@ -414,7 +497,7 @@ class SandboxCluster:
         self._use_broker_port(port, starting)
 
     def _serving_besides(self, starting: Sequence[BrokerProcess]) -> list[BrokerProcess]:
-        return [b for b in self.brokers.values() if b.running and b not in starting]
+        return [b for b in self.brokers.values() if b.running and b.on_shared_port and b not in starting]
 
     def _port_taken(self, broker: BrokerProcess, serving: Sequence[BrokerProcess]) -> SandboxError:
         port = self.broker_port
@@ -438,12 +521,6 @@ class SandboxCluster:
         if self.chroot:
             self._zk_client().ensure_path(self.chroot)
 
-    def _write_config(self, node: SandboxProcess) -> None:
-        if isinstance(node, BrokerProcess):
-            self._write_broker_config(node)
-        else:
-            self._write_zookeeper_config()
-
     def _write_zookeeper_config(self) -> None:
         zk = self.zookeeper
         zk.data_dir.mkdir(parents=True, exist_ok=True)
@@ -451,9 +528,9 @@ class SandboxCluster:
             configs.render_properties(configs.zookeeper_config(data_dir=zk.data_dir, port=zk.port))
         )
 
-    def _write_broker_config(self, broker: BrokerProcess) -> None:
-        broker.data_dir.mkdir(parents=True, exist_ok=True)
-        config = configs.broker_config(
+    def _broker_config(self, broker: BrokerProcess) -> dict[str, object]:
+        """Its server.properties as they are written at its next launch."""
+        return configs.broker_config(
             broker_id=broker.id,
             rack=broker.spec.rack,
             host=broker.host,
@@ -463,7 +540,6 @@ class SandboxCluster:
             defaults=self.broker_defaults,
             overrides=broker.spec.config,
         )
-        broker.config_path.write_text(configs.render_properties(config))
 
     def _java_runtime(self) -> tuple[str, str]:
         if self._runtime is None:
@@ -471,11 +547,19 @@ class SandboxCluster:
         return self._runtime
 
     def _launch(self, node: SandboxProcess) -> None:
-        """Write the node's config (its port may have moved since the last run) and start it."""
+        """Write the node's config (its port may have moved since the last run), format a KRaft node's
+        storage if it is new, and start it."""
         assert isinstance(node, (ZooKeeperProcess, BrokerProcess))
         java, jars = self._java_runtime()
         node.home.mkdir(parents=True, exist_ok=True)
-        self._write_config(node)
+        if isinstance(node, BrokerProcess):
+            node.data_dir.mkdir(parents=True, exist_ok=True)
+            config = self._broker_config(node)
+            node.config_path.write_text(configs.render_properties(config))
+            if node.kraft:
+                self._format_storage(node, config)
+        else:
+            self._write_zookeeper_config()
         node.process = JvmProcess.launch(
             java=java,
             classpath=jars,
@@ -486,25 +570,110 @@ class SandboxCluster:
             log_path=node.log_path,
         )
 
-    def _wait_registered(self, brokers: list[BrokerProcess], timeout: float | None = None) -> None:
-        # A broker registers in ZooKeeper early in its start-up and opens its listener last; SIGTERM
-        # before that halts it without a controlled shutdown. Ready means both, and the listener must be
-        # the broker's own: a program holding the port would accept a test connection just the same.
-        def ready() -> bool:
-            zk = self._zk_client()
-            return all(
-                zk.exists(f"{self.chroot}/brokers/ids/{b.id}") is not None
-                and b.pid is not None
-                and b.port in listening_ports(b.pid)
-                for b in brokers
+    def _format_storage(self, node: BrokerProcess, config: Mapping[str, object]) -> None:
+        """`kafka-storage format` for a KRaft node whose log dirs lack meta.properties: a KRaft node does not
+        start on unformatted storage. Dirs formatted already keep their data (--ignore-formatted)."""
+        dirs = str(config["log.dirs"]).split(",")
+        if "metadata.log.dir" in config:
+            dirs.append(str(config["metadata.log.dir"]))
+        if all((Path(d.strip()) / "meta.properties").exists() for d in dirs):
+            return
+        if self.cluster_id is None:
+            raise SandboxError(
+                f"Cannot format the storage of KRaft node {node.id}: the sandbox has no cluster id yet (its "
+                "ZooKeeper-mode brokers create it on their first start)."
+            )
+        java, jars = self._java_runtime()
+        command = [
+            java,
+            f"-Xmx{STORAGE_TOOL_HEAP}",
+            *JVM_OPTIONS,
+            f"-Dlog4j.configuration=file:{self.workdir / 'log4j.properties'}",
+            "-cp",
+            jars,
+            "kafka.tools.StorageTool",
+            "format",
+            "--cluster-id",
+            self.cluster_id,
+            "--config",
+            str(node.config_path),
+            "--ignore-formatted",
+        ]
+        try:
+            result = subprocess.run(
+                command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=_STORAGE_TOOL_TIMEOUT
+            )
+        except subprocess.TimeoutExpired:
+            raise SandboxError(
+                f"Formatting the storage of {node.name} (kafka.tools.StorageTool) took over "
+                f"{_STORAGE_TOOL_TIMEOUT:.0f} s."
+            ) from None
+        output = result.stdout + result.stderr
+        with open(node.log_path, "a") as log_file:  # the node's log tells the whole story of its start
+            log_file.write(output)
+        if result.returncode != 0:
+            # The config dump and the stack frames are indented with tabs; the error is what is left.
+            lines = [line for line in output.splitlines() if line.strip() and not line.startswith("\t")]
+            quoted = "\n".join(lines[-15:])
+            raise SandboxError(
+                f"Formatting the storage of {node.name} (kafka.tools.StorageTool format) failed with exit code "
+                f"{result.returncode}; its output (in {node.log_path}) ends:\n{quoted}"
             )
 
+    def _claim_zookeeper_cluster_id(self) -> str:
+        """The id in ZooKeeper, written now if no broker has made one yet: KRaft nodes that join a
+        ZooKeeper-mode cluster (for a migration) are formatted with the id its brokers will use."""
+        path = f"{self.chroot}/cluster/id"
+        cluster_id = new_cluster_id()
+        try:
+            self._zk_client().create(path, json.dumps({"version": "1", "id": cluster_id}).encode(), makepath=True)
+        except NodeExistsError:
+            return self._read_cluster_id()
+        return cluster_id
+
+    def _wait_ready(self, brokers: list[BrokerProcess], timeout: float | None = None) -> None:
+        # A ZooKeeper-mode broker registers early in its start-up and opens its listeners last; a KRaft
+        # broker opens them before its controllers unfence it. SIGTERM before that halts a broker without
+        # a controlled shutdown. The listeners must be the node's own: a program holding the port would
+        # accept a test connection just the same.
+        admins: dict[tuple[str, int], AdminClient] = {}
+
+        def ready(broker: BrokerProcess) -> bool:
+            if broker.pid is None:
+                return False
+            config = self._broker_config(broker)  # afresh: the shared port may move while we wait
+            ports = {port for _, _, port in configs.listeners(config) if port != 0}
+            if not ports <= listening_ports(broker.pid):
+                return False
+            if not broker.kraft:
+                return self._zk_client().exists(f"{self.chroot}/brokers/ids/{broker.id}") is not None
+            if "broker" not in broker.roles:
+                return True
+            listener = configs.client_listener(config)
+            if listener is None:  # only TLS/SASL listeners, which this client cannot use: listening must do
+                return True
+            host, port = listener
+            address = (host if host not in ("", "0.0.0.0") else broker.host, port)
+            if address not in admins:
+                # log_level 0: refused connections are what this polls through, not news.
+                admins[address] = AdminClient({"bootstrap.servers": f"{address[0]}:{address[1]}", "log_level": 0})
+            try:
+                metadata = admins[address].list_topics(timeout=_METADATA_TIMEOUT)
+            except KafkaException:
+                return False
+            # A KRaft broker lists the unfenced brokers only.
+            return broker.id in metadata.brokers
+
         names = ", ".join(str(b.id) for b in brokers)
-        self._wait(ready, f"broker(s) {names} to register and listen", [self.zookeeper, *brokers], timeout)
+        watched: list[SandboxProcess] = [*brokers]
+        if self.metadata == "zookeeper":
+            watched.insert(0, self.zookeeper)
+        self._wait(lambda: all(ready(b) for b in brokers), f"broker(s) {names} to be ready", watched, timeout)
         self.save_state()
 
     def _wait_deregistered(self, broker_ids: Iterable[int]) -> None:
-        paths = [f"{self.chroot}/brokers/ids/{i}" for i in broker_ids]
+        # KRaft nodes keep no registration in ZooKeeper, and a KRaft sandbox has none.
+        paths = [f"{self.chroot}/brokers/ids/{i}" for i in broker_ids if not self.brokers[i].kraft]
         self._wait(
             lambda: all(self._zk_client().exists(p) is None for p in paths),
             f"{', '.join(paths)} to disappear (ZooKeeper session expiry)",
@@ -535,7 +704,8 @@ class SandboxCluster:
                 if node.running or node.process is None:
                     continue
                 log_tail = node.process.log_tail()
-                if _PORT_TAKEN in log_tail and not relaunched:
+                movable = not isinstance(node, BrokerProcess) or node.on_shared_port
+                if _PORT_TAKEN in log_tail and movable and not relaunched:
                     relaunched = True
                     self._move_port(node, watched)
                     continue
@@ -554,13 +724,13 @@ class SandboxCluster:
 
     def _move_port(self, node: SandboxProcess, watched: Sequence[SandboxProcess]) -> None:
         """Relaunch `node`, which found its port taken, on a new one. A broker's port is the cluster's:
-        it moves only when no broker outside this start-up runs, and all brokers starting move with it."""
+        it moves only when no broker outside this start-up runs, and all brokers starting on it move too."""
         if isinstance(node, ZooKeeperProcess):
             node.port = free_port()
             self._launch(node)
             return
         assert isinstance(node, BrokerProcess)
-        starting = [b for b in watched if isinstance(b, BrokerProcess)]
+        starting = [b for b in watched if isinstance(b, BrokerProcess) and b.on_shared_port]
         serving = self._serving_besides(starting)
         if serving:
             raise self._port_taken(node, serving)
@@ -572,6 +742,7 @@ class SandboxCluster:
             self._launch(broker)
 
     def _zk_client(self) -> KazooClient:
+        assert self.zookeeper_hosts is not None, "a KRaft sandbox has no ZooKeeper"
         if self._zk is None:
             client = KazooClient(hosts=self.zookeeper_hosts, timeout=10.0, logger=log)
             try:
@@ -591,6 +762,16 @@ class SandboxCluster:
     def _read_cluster_id(self) -> str:
         raw, _ = self._zk_client().get(f"{self.chroot}/cluster/id")
         return str(json.loads(raw)["id"])
+
+
+def new_cluster_id() -> str:
+    """A new KRaft cluster id, as `kafka-storage random-uuid` prints one: a random UUID in base64url
+    without padding (22 characters)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        # Kafka's Uuid.randomUuid() draws again for these too: a leading "-" reads as a command-line option.
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _live_pid(node: SandboxProcess) -> int | None:
