@@ -1,6 +1,7 @@
-"""TEST CODE: the server.properties Strimzi 0.45 would give broker N of a ZooKeeper-mode Kafka CR,
-under the upstream operator or under the fork described in strimzi-overrides/README.md, as the
-stand-in operator (strimzi_controller.py) starts it on a sandbox loopback address.
+"""TEST CODE: the server.properties Strimzi 0.45 would give broker N of a ZooKeeper-mode Kafka CR (or
+node N of a KRaft-mode one, `kraft_node_config`), under the upstream operator or under the fork
+described in strimzi-overrides/README.md, as the stand-in operator (strimzi_controller.py) starts it
+on a sandbox loopback address.
 
 What Strimzi writes (KafkaBrokerConfigurationBuilder) and what the stand-in does with it:
 - broker.id = node ID; broker.rack from spec.kafka.rack (the stand-in's zone for the node).
@@ -21,7 +22,7 @@ What Strimzi writes (KafkaBrokerConfigurationBuilder) and what the stand-in does
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, Literal
 
@@ -81,24 +82,77 @@ def broker_config(
         config["zookeeper.ssl.client.enable"] = "true"
         config["zookeeper.clientCnxnSocket"] = "org.apache.zookeeper.ClientCnxnSocketNetty"
     inter_broker = user.pop("inter.broker.listener.name", None) or REPLICATION
-    protocols = {CONTROLPLANE: "PLAINTEXT", REPLICATION: "PLAINTEXT"}
-    for listener in kafka["spec"]["kafka"].get("listeners") or ():
-        protocols[f"{str(listener['name']).upper()}-{listener['port']}"] = "SSL" if listener.get("tls") else "PLAINTEXT"
+    protocols = {CONTROLPLANE: "PLAINTEXT", **_broker_listeners(kafka)}
     endpoints = ",".join(f"{name}://{{host}}:{port_of(name, name == inter_broker)}" for name in protocols)
     config["listeners"] = endpoints
     config["advertised.listeners"] = endpoints
-    config["listener.security.protocol.map"] = ",".join(f"{name}:{protocol}" for name, protocol in protocols.items())
+    config["listener.security.protocol.map"] = _protocol_map(protocols)
     config["inter.broker.listener.name"] = inter_broker
     if inter_broker == REPLICATION:
         config["control.plane.listener.name"] = CONTROLPLANE
+    config.update(_broker_extras(kafka, rack))
+    config.update(user)
+    return config
+
+
+def kraft_node_config(
+    kafka: Mapping[str, Any],
+    node_id: int,
+    roles: Sequence[str],
+    mode: Mode,
+    rack: str | None,
+    port_of: Callable[[str, bool], int | str],
+    voters: str,
+) -> dict[str, str]:
+    """A KRaft node's config (`strimzi.io/kraft: enabled`): `roles` from its pool, `voters` the
+    controller.quorum.voters Strimzi 0.45 writes (every controller's CONTROLPLANE-9090). Brokers get
+    REPLICATION-9091 and the CR's listeners, controllers CONTROLPLANE-9090 alone; no ZooKeeper and no
+    control plane listener name. User config passes the same filter as in ZooKeeper mode: the fork lets
+    the override keys through in KRaft mode too, zookeeper.connect included (the builder's ZooKeeper
+    part is skipped, the forbidden-prefix exemption is not)."""
+    user = user_config(kafka, mode)
+    config: dict[str, str] = {
+        "node.id": str(node_id),
+        "process.roles": ",".join(roles),
+        "controller.listener.names": CONTROLPLANE,
+        "controller.quorum.voters": voters,
+    }
+    protocols = {CONTROLPLANE: "PLAINTEXT"} if "controller" in roles else {}
+    served = _broker_listeners(kafka) if "broker" in roles else {}
+    inter_broker = user.pop("inter.broker.listener.name", None) or REPLICATION
+    endpoints = [f"{name}://{{host}}:{port_of(name, name == inter_broker)}" for name in (*protocols, *served)]
+    config["listeners"] = ",".join(endpoints)
+    config["listener.security.protocol.map"] = _protocol_map({CONTROLPLANE: "PLAINTEXT", **served})
+    if served:
+        config["advertised.listeners"] = ",".join(e for e in endpoints if not e.startswith(f"{CONTROLPLANE}:"))
+        config["inter.broker.listener.name"] = inter_broker
+        config.update(_broker_extras(kafka, rack))
+    config.update(user)
+    return config
+
+
+def _broker_listeners(kafka: Mapping[str, Any]) -> dict[str, str]:
+    """Listener name -> security protocol of what a broker serves: REPLICATION-9091, then the CR's."""
+    protocols = {REPLICATION: "PLAINTEXT"}
+    for listener in kafka["spec"]["kafka"].get("listeners") or ():
+        protocols[f"{str(listener['name']).upper()}-{listener['port']}"] = "SSL" if listener.get("tls") else "PLAINTEXT"
+    return protocols
+
+
+def _protocol_map(protocols: Mapping[str, str]) -> str:
+    return ",".join(f"{name}:{protocol}" for name, protocol in protocols.items())
+
+
+def _broker_extras(kafka: Mapping[str, Any], rack: str | None) -> dict[str, str]:
+    """broker.rack, and the Cruise Control metrics topic from spec.cruiseControl.config."""
+    extras: dict[str, str] = {}
     if rack is not None and kafka["spec"]["kafka"].get("rack"):
-        config["broker.rack"] = rack
+        extras["broker.rack"] = rack
     cruise_control = kafka["spec"].get("cruiseControl")
     if cruise_control is not None:
         topic = (cruise_control.get("config") or {}).get("metric.reporter.topic", DEFAULT_METRICS_TOPIC)
-        config["cruise.control.metrics.topic"] = _text(topic)
-    config.update(user)
-    return config
+        extras["cruise.control.metrics.topic"] = _text(topic)
+    return extras
 
 
 def tls_listeners(kafka: Mapping[str, Any]) -> list[str]:

@@ -19,14 +19,19 @@ What it models, per pass (list + poll; Strimzi reacts to watches, the effect is 
   when that Deployment's container image is `forked_image`, upstream otherwise (read every pass, so
   the overlay's image switch takes effect on the next pass, as a new operator pod would).
 - Node pools: a Kafka CR needs `strimzi.io/node-pools: enabled` and at least one KafkaNodePool
-  labelled `strimzi.io/cluster: <name>`; roles must be [broker] (ZooKeeper mode). Node IDs follow
+  labelled `strimzi.io/cluster: <name>`; roles must be [broker] in ZooKeeper mode, and with
+  `strimzi.io/kraft: enabled` (KRaft mode) some pool must have the controller role and some the broker
+  role. Node IDs follow
   Strimzi's NodeIdAssignor (strimzi_node_ids.py): the `strimzi.io/next-node-ids` range, and when it is
   malformed or exhausted the lowest free IDs from 0 - Strimzi knows only its own pools' IDs, not the
   VM brokers'. IDs stay once in status.nodeIds. Pool statuses are written before any broker starts,
   as Strimzi's KafkaReconciler does (updateNodePoolStatuses precedes podSet).
 - Brokers: one sandbox broker per node ID with the config strimzi_broker_config.py derives from the
   CR and the operator build, and a Pod object `<cluster>-<pool>-<id>` (plus the `<cluster>-kafka`
-  service account, as Strimzi creates them). Starting the broker stands for the pod running.
+  service account, as Strimzi creates them). Starting the broker stands for the pod running. In KRaft
+  mode each node is a KRaft process of its pool's roles, controllers started first, the quorum being
+  every controller's CONTROLPLANE-9090 (static voters, as Strimzi 0.45 writes them); the sandbox must
+  then be a KRaft sandbox (`SandboxCluster(metadata="kraft")`), whose cluster id formats their disks.
 - Restarts: a running broker whose derived config changes is rolled (stop, new config, start; a new
   Pod uid, `restarts` counted), one at a time. Unchanged config: left alone, Pod and process untouched.
 - Scale-down, or a deleted pool while the cluster keeps another: the broker is stopped (controlled
@@ -35,9 +40,10 @@ What it models, per pass (list + poll; Strimzi reacts to watches, the effect is 
   reconciliation fails early (InvalidResourceException) and, as in Strimzi, scales nothing down.
   A deleted Kafka CR stops all its brokers (Kubernetes garbage collection of the pods).
 - Status: Kafka gets `Ready: True` or Strimzi's failure shape `NotReady: True` with reason and
-  message, observedGeneration, kafkaNodePools, kafkaVersion, kafkaMetadataState ZooKeeper and, once
-  brokers run, clusterId (read from the ZooKeeper chroot the brokers joined). Written only when it
-  changes, conditional on the resourceVersion read.
+  message, observedGeneration, kafkaNodePools, kafkaVersion, kafkaMetadataState (ZooKeeper or KRaft)
+  and, once brokers run, clusterId (read from the ZooKeeper chroot the brokers joined; in KRaft mode
+  the one their disks were formatted with). Written only when it changes, conditional on the
+  resourceVersion read.
 
 What it refuses to fake (each becomes NotReady with the reason named, and no broker is started,
 stopped or rolled for it):
@@ -49,16 +55,15 @@ stopped or rolled for it):
   when spec.kafka.config has no zookeeper.connect. For a broker already running this means: upstream
   Strimzi would ROLL it onto that other ensemble; the stand-in does not, and says which keys differ.
   Also: an ID that belongs to a stopped sandbox broker of the VM side, and TLS listeners.
-- StandInUnsupported: KRaft (`strimzi.io/kraft` other than disabled); this stand-in models ZooKeeper
-  mode only.
+- StandInUnsupported: the steps of a ZooKeeper-to-KRaft migration (`strimzi.io/kraft` migration or
+  rollback), and removing KRaft nodes.
 
 Consequence for handback (operator-handback phase): switching fork -> upstream reconciles to Ready
 WITHOUT restarting any broker exactly when each broker's derived config is the same under both builds.
 In ZooKeeper mode it never is - upstream always writes its own zookeeper.connect - so on this stand-in
 the switch shows NotReady (StandInRefused, listing zookeeper.connect and the other keys that would
 change) and no broker restarts; which is also what would make the real upstream operator roll every
-broker onto an empty ensemble. A clean handback needs the brokers off ZooKeeper (after the KRaft
-cutover), which this stand-in does not model.
+broker onto an empty ensemble. In KRaft mode it is, once the overrides are gone from the CR.
 
 A controller restarted against the same sandbox does not know the brokers its predecessor started;
 use one controller per sandbox for a test. The brokers it starts are left to the sandbox's teardown.
@@ -82,7 +87,15 @@ from kubernetes.client.exceptions import ApiException
 
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster, SandboxError
 from migrator.sandbox.ports import broker_host, free_port
-from tests.k8s.strimzi_broker_config import SHARED_PORT, Mode, broker_config, tls_listeners, uses_external_zookeeper
+from tests.k8s.strimzi_broker_config import (
+    CONTROLPLANE,
+    SHARED_PORT,
+    Mode,
+    broker_config,
+    kraft_node_config,
+    tls_listeners,
+    uses_external_zookeeper,
+)
 from tests.k8s.strimzi_node_ids import PoolAssignment, assign_node_ids
 
 log = logging.getLogger(__name__)
@@ -231,18 +244,24 @@ class StrimziController:
                 f"Kafka {name} lacks the annotation {NODE_POOLS_ANNOTATION}: enabled; this stand-in runs node pools "
                 "only.",
             )
-        elif annotations.get(KRAFT_ANNOTATION, "disabled") != "disabled":
+        elif annotations.get(KRAFT_ANNOTATION, "disabled") not in ("disabled", "enabled"):
             outcome.add(
                 "StandInUnsupported",
-                f"{KRAFT_ANNOTATION}: {annotations[KRAFT_ANNOTATION]} asks for KRaft; this stand-in models ZooKeeper "
-                "mode only.",
+                f"{KRAFT_ANNOTATION}: {annotations[KRAFT_ANNOTATION]} asks for a ZooKeeper-to-KRaft migration step; "
+                "this stand-in models ZooKeeper mode and KRaft mode, not the migration between them.",
             )
         elif not pools:
             outcome.add("InvalidResourceException", f"No KafkaNodePools found for Kafka cluster {name}")
-        elif any(sorted(p["spec"].get("roles") or []) != ["broker"] for p in pools):
+        elif not _kraft(kafka) and any(_roles(p) != ["broker"] for p in pools):
             outcome.add(
                 "InvalidResourceException",
                 "The Kafka cluster is in ZooKeeper mode: its KafkaNodePools can only have the broker role.",
+            )
+        elif _kraft(kafka) and not all(any(role in _roles(p) for p in pools) for role in ("broker", "controller")):
+            outcome.add(
+                "InvalidResourceException",
+                "The Kafka cluster in KRaft mode needs at least one KafkaNodePool with the controller role and at "
+                "least one with the broker role.",
             )
         else:
             self._reconcile_brokers(kafka, pools, mode, outcome)
@@ -260,6 +279,9 @@ class StrimziController:
         pool_names = {p["metadata"]["name"] for p in pools}
         gone = [i for i, b in self.brokers.items() if b.kafka == name and b.pool not in pool_names]
         removed = sorted({*gone, *(i for a in assignments.values() for i in a.removed if i in self.brokers)})
+        if removed and _kraft(kafka):
+            outcome.add("StandInUnsupported", f"Removing KRaft nodes {removed}: this stand-in does not scale KRaft down.")
+            return
         blocked = self._replicas_on(removed)
         if blocked:
             outcome.add(
@@ -269,33 +291,49 @@ class StrimziController:
         for node_id in removed:
             if node_id not in blocked:
                 self._stop_broker(node_id)
-        for pool in pools:
+        controllers = [i for p in pools if "controller" in _roles(p) for i in assignments[p["metadata"]["name"]].desired]
+        voters = ",".join(f"{i}@{broker_host(i)}:{self._port(i, CONTROLPLANE, False)}" for i in controllers)
+        # Controllers first: a KRaft broker starts only once it reaches a quorum.
+        for pool in sorted(pools, key=lambda p: "controller" not in _roles(p)):
             assignment = assignments[pool["metadata"]["name"]]
             if set(assignment.removed) & blocked:  # Strimzi reverts the scale-down: the pool keeps its nodes
                 assignment = PoolAssignment(assignment.pool, assignment.current, assignment.current, (), ())
             self._write_pool_status(kafka, pool, assignment)
             for index, node_id in enumerate(assignment.desired):
-                self._reconcile_broker(kafka, pool, node_id, self.zones[index % len(self.zones)], mode, outcome)
+                self._reconcile_broker(kafka, pool, node_id, self.zones[index % len(self.zones)], mode, outcome, voters)
+
+    def _port(self, node_id: int, listener: str, inter_broker: bool) -> int | str:
+        """Placed once per node and listener and kept, as a pod keeps its ports: the node's first
+        inter-broker listener takes the sandbox's shared port, every other listener a free port of its own."""
+        key = (node_id, listener)
+        if key not in self._ports:
+            shared_taken = SHARED_PORT in (port for (i, _), port in self._ports.items() if i == node_id)
+            if inter_broker and not shared_taken:
+                self._ports[key] = SHARED_PORT
+            else:
+                taken = {port for port in self._ports.values() if isinstance(port, int)}
+                self._ports[key] = free_port(exclude=taken, host=broker_host(node_id))
+        return self._ports[key]
+
+    def bootstrap(self, listener: str) -> str:
+        """host:port of `listener` on every running broker (how a test's clients reach the cluster)."""
+        ports = [(i, self._ports.get((i, listener))) for i in sorted(self.brokers)]
+        return ",".join(
+            f"{broker_host(i)}:{self.sandbox.broker_port if port == SHARED_PORT else port}" for i, port in ports if port
+        )
 
     def _reconcile_broker(
-        self, kafka: Json, pool: Json, node_id: int, zone: str, mode: Mode, outcome: _Outcome
+        self, kafka: Json, pool: Json, node_id: int, zone: str, mode: Mode, outcome: _Outcome, voters: str
     ) -> None:
         name, pool_name = kafka["metadata"]["name"], pool["metadata"]["name"]
 
         def port_of(listener: str, inter_broker: bool) -> int | str:
-            # Placed once per broker and kept, as a pod keeps its ports: the broker's first inter-broker
-            # listener takes the sandbox's shared port, every other listener a free port of its own.
-            key = (node_id, listener)
-            if key not in self._ports:
-                shared_taken = SHARED_PORT in (port for (i, _), port in self._ports.items() if i == node_id)
-                if inter_broker and not shared_taken:
-                    self._ports[key] = SHARED_PORT
-                else:
-                    taken = {port for port in self._ports.values() if isinstance(port, int)}
-                    self._ports[key] = free_port(exclude=taken, host=broker_host(node_id))
-            return self._ports[key]
+            return self._port(node_id, listener, inter_broker)
 
-        config = broker_config(kafka, node_id, mode, zone, port_of)
+        if _kraft(kafka):
+            config = kraft_node_config(kafka, node_id, _roles(pool), mode, zone, port_of, voters)
+        else:
+            config = broker_config(kafka, node_id, mode, zone, port_of)
         running = self.brokers.get(node_id)
         if running is not None and running.config == config:
             return
@@ -318,15 +356,15 @@ class StrimziController:
             outcome.add("StandInBrokerFailed", message)
             return
         self._failed.pop(node_id, None)
-        pod_uid = self._create_pod(kafka, pool_name, node_id)
+        pod_uid = self._create_pod(kafka, pool, node_id)
         self.brokers[node_id] = RunningBroker(node_id, name, pool_name, config, pod_uid)
 
     def _refusal(
         self, kafka: Json, node_id: int, config: Mapping[str, str], mode: Mode, running: RunningBroker | None
     ) -> tuple[str, str] | None:
         name = kafka["metadata"]["name"]
-        connect = config["zookeeper.connect"]
-        if connect != self.sandbox.zookeeper_connect:
+        connect = config.get("zookeeper.connect")
+        if not _kraft(kafka) and connect != self.sandbox.zookeeper_connect:
             if not uses_external_zookeeper(kafka, mode):
                 where = (
                     f"{connect}, the ensemble Strimzi deploys itself from spec.zookeeper (a NEW, empty Kafka cluster)"
@@ -345,7 +383,7 @@ class StrimziController:
         tls = tls_listeners(kafka)
         if tls:
             return "StandInRefused", f"TLS listeners {tls} need the cluster CA, which this stand-in does not have."
-        if running is None:
+        if running is None and not _kraft(kafka):
             registered = self._zk_client().exists(f"{self.sandbox.chroot}/brokers/ids/{node_id}") is not None
             if registered:
                 return (
@@ -414,8 +452,8 @@ class StrimziController:
     def _list(self, plural: str) -> list[Json]:
         return self._custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural)["items"]
 
-    def _create_pod(self, kafka: Json, pool: str, node_id: int) -> str:
-        name = kafka["metadata"]["name"]
+    def _create_pod(self, kafka: Json, pool_object: Json, node_id: int) -> str:
+        name, pool, roles = kafka["metadata"]["name"], pool_object["metadata"]["name"], _roles(pool_object)
         account = f"{name}-kafka"
         try:
             self._core.create_namespaced_service_account(
@@ -433,8 +471,8 @@ class StrimziController:
                     "strimzi.io/kind": "Kafka",
                     "strimzi.io/name": f"{name}-kafka",
                     "strimzi.io/pool-name": pool,
-                    "strimzi.io/broker-role": "true",
-                    "strimzi.io/controller-role": "false",
+                    "strimzi.io/broker-role": str("broker" in roles).lower(),
+                    "strimzi.io/controller-role": str("controller" in roles).lower(),
                 },
                 annotations={STAND_IN_ANNOTATION: f"sandbox broker {node_id} (tests/k8s/strimzi_controller.py)"},
             ),
@@ -473,7 +511,7 @@ class StrimziController:
             "observedGeneration": pool["metadata"]["generation"],
             "nodeIds": list(assignment.desired),
             "replicas": len(assignment.desired),
-            "roles": ["broker"],
+            "roles": _roles(pool),
             "labelSelector": (
                 f"strimzi.io/cluster={cluster},strimzi.io/name={cluster}-kafka,strimzi.io/kind=Kafka,"
                 f"strimzi.io/pool-name={name}"
@@ -487,7 +525,7 @@ class StrimziController:
             "observedGeneration": kafka["metadata"]["generation"],
             "kafkaNodePools": [{"name": name} for name in sorted(p["metadata"]["name"] for p in pools)],
             "kafkaVersion": kafka["spec"]["kafka"].get("version"),
-            "kafkaMetadataState": "ZooKeeper",
+            "kafkaMetadataState": "KRaft" if _kraft(kafka) else "ZooKeeper",
         }
         if outcome.problems:
             reason = outcome.problems[0][0]
@@ -501,7 +539,7 @@ class StrimziController:
             status["operatorLastSuccessfulVersion"] = STRIMZI_VERSION
             name = kafka["metadata"]["name"]
             if any(b.kafka == name for b in self.brokers.values()):
-                status["clusterId"] = self._cluster_id()
+                status["clusterId"] = self.sandbox.cluster_id if _kraft(kafka) else self._cluster_id()
         old = next((c for c in previous.get("conditions") or () if _same_condition(c, condition)), None)
         condition["lastTransitionTime"] = old["lastTransitionTime"] if old and "lastTransitionTime" in old else _now()
         status["conditions"] = [condition]
@@ -521,6 +559,14 @@ class StrimziController:
         except ApiException as error:
             if error.status not in (404, 409):
                 raise
+
+
+def _kraft(kafka: Mapping[str, Any]) -> bool:
+    return (kafka["metadata"].get("annotations") or {}).get(KRAFT_ANNOTATION) == "enabled"
+
+
+def _roles(pool: Mapping[str, Any]) -> list[str]:
+    return sorted(pool["spec"].get("roles") or [])
 
 
 def _pod_name(cluster: str, pool: str, node_id: int) -> str:

@@ -18,6 +18,7 @@ from tests.k8s.strimzi_broker_config import (
     SHARED_PORT,
     broker_config,
     fork_lets_through,
+    kraft_node_config,
     user_config,
 )
 
@@ -106,3 +107,41 @@ def test_each_listener_is_placed_by_the_port_callback(mode: str) -> None:
     assert [e.split("://")[0] for e in endpoints] == [CONTROLPLANE, REPLICATION, "PLAIN-9092", "SHARED-9094"]
     assert sum(e.endswith(":{port}") for e in endpoints) == 1
     assert config["advertised.listeners"] == config["listeners"]
+
+
+VOTERS = "3000@127.1.12.1:1"
+
+
+def kraft(cr: dict[str, Any], roles: list[str], mode: str) -> dict[str, str]:
+    return kraft_node_config(cr, 1000, roles, mode, "a", ports, VOTERS)  # type: ignore[arg-type]
+
+
+def test_a_kraft_broker_has_no_zookeeper_of_its_own_and_the_fork_keeps_the_overrides() -> None:
+    upstream = kraft(rendered_kafka(), ["broker"], "upstream")
+    assert upstream["node.id"] == "1000" and upstream["process.roles"] == "broker"
+    assert upstream["controller.quorum.voters"] == VOTERS and upstream["controller.listener.names"] == CONTROLPLANE
+    assert not any(key.startswith("zookeeper.") for key in upstream)
+    assert upstream["inter.broker.listener.name"] == REPLICATION and "control.plane.listener.name" not in upstream
+    assert CONTROLPLANE not in upstream["listeners"] and CONTROLPLANE not in upstream["advertised.listeners"]
+    assert f"{CONTROLPLANE}:PLAINTEXT" in upstream["listener.security.protocol.map"].split(",")
+    fork = kraft(rendered_kafka(), ["broker"], "fork")
+    assert fork["zookeeper.connect"] == ZOOKEEPER and fork["inter.broker.listener.name"] == "SHARED-9094"
+    assert "SHARED-9094://{host}:{port}" in fork["listeners"].split(",")
+
+
+def test_a_kraft_controller_serves_the_controller_listener_only() -> None:
+    controller = kraft(rendered_kafka(), ["controller"], "upstream")
+    assert controller["listeners"] == f"{CONTROLPLANE}://{{host}}:1"
+    assert "advertised.listeners" not in controller and "inter.broker.listener.name" not in controller
+    assert "broker.rack" not in controller
+
+
+def test_in_kraft_mode_too_the_fork_writes_what_upstream_writes_once_the_overrides_are_gone() -> None:
+    kafka = rendered_kafka()
+    handed_back = copy.deepcopy(kafka)
+    for key in fork_lets_through():
+        handed_back["spec"]["kafka"]["config"].pop(key)
+    handed_back["spec"]["kafka"]["listeners"] = [l for l in kafka["spec"]["kafka"]["listeners"] if l["name"] != "shared"]
+    for roles in (["broker"], ["controller"], ["broker", "controller"]):
+        assert kraft(handed_back, roles, "fork") == kraft(handed_back, roles, "upstream")
+        assert kraft(kafka, roles, "fork") != kraft(kafka, roles, "upstream")
