@@ -1,10 +1,14 @@
 """Phase 6, operator-handback: the Kafka cluster goes back to the upstream Strimzi operator of the same
 version, leaving nothing of the fork behind.
 
-    remove-overrides             every mixed-cluster override leaves the Kafka CR: the keys of
+    restore-inter-broker-listener  inter.broker.listener.name leaves spec.kafka.config: the (still
+                                 forked) operator rolls the brokers onto REPLICATION-9091 while they all
+                                 still serve the shared listener, so a broker not rolled yet keeps
+                                 fetching from the rolled ones; done once the operator reconciled it
+    remove-overrides             every other mixed-cluster override leaves the Kafka CR: the keys of
                                  overrides.yaml from spec.kafka.config, the shared listener from
-                                 spec.kafka.listeners, spec.zookeeper; done once the (still forked)
-                                 operator has reconciled that, which rolls the brokers once
+                                 spec.kafka.listeners, spec.zookeeper; a second roll, which no broker
+                                 notices any more (none replicates over the shared listener)
     switch-operator-to-upstream  the operator Deployment runs the upstream image of the same version
                                  (rolled out); every node's pod is recorded just before
     verify-no-restart            the upstream operator reconciles the cluster to Ready, and over two full
@@ -17,14 +21,19 @@ Preconditions: the KRaft cutover is finalized (Kafka status.kafkaMetadataState K
 removing zookeeper.connect would send every broker to the empty ensemble of spec.zookeeper), no broker
 outside the node pool is left (the VM brokers are retired), the operator runs the fork or upstream.
 With target.kind local the phase is skipped: no operator runs there.
+Both rolls in one would break replication half-way: a broker rolled first stops serving the shared
+listener that the brokers not rolled yet still fetch over, and the partitions it leads drop under
+min.insync.replicas until the roll is over (the VM brokers were prepared in two rolls for the same
+reason, strimzi-overrides/README.md).
 Rollback, newest first: the annotation comes back, the operator goes back to the fork, the overrides
-go back into the CR.
+go back into the CR (the shared listener before the inter-broker listener name that uses it).
 Runbook: runbooks/06-operator-handback.md.
 """
 
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from functools import cached_property
 
@@ -38,6 +47,8 @@ from migrator.platforms.target import require_target, verdict_of
 PHASE = "operator-handback"
 #: ctx.state keys (the phase's checkpointed memory).
 REMOVED = "removed_overrides"  # what remove-overrides took out of the CR
+INTER_BROKER = "removed_inter_broker_listener"  # what restore-inter-broker-listener took out
+INTER_BROKER_KEY = "inter.broker.listener.name"
 BEFORE_SWITCH = "before_switch"  # {"operator": {...}, "incarnations": {node id: pod}}
 SWITCHED_AT = "switched_at"  # wall-clock time the upstream operator was seen rolled out
 KRAFT = "KRaft"
@@ -116,45 +127,78 @@ class HandbackResources:
     ready.__name__ = "handback-ready"
 
 
-class RemoveOverrides(Step):
-    name = "remove-overrides"
+class _OverridesRemoval(Step):
+    """Takes a part of the overrides out of the Kafka CR; done once the forked operator rolled the
+    brokers onto the result. What was removed is the snapshot, and goes back on rollback."""
+
     verify_timeout = 3600.0  # the fork rolls every broker once
+    state_key: str
+    then: str
 
     def __init__(self, resources: HandbackResources) -> None:
         self.resources = resources
 
+    @abstractmethod
+    def part(self, found: JSON) -> JSON:
+        """The part of the overrides found in the CR that this step removes."""
+
     def plan(self, ctx: StepContext) -> list[Action]:
-        found = self.resources.platform.overrides()
+        found = self.part(self.resources.platform.overrides())
         if not found:
             return []
         detail = {
             "spec.kafka.config": sorted(found.get("config", {})),
             "spec.kafka.listeners": [l["name"] for l in found.get("listeners", [])],
             "spec.zookeeper": "zookeeper" in found,
-            "then": "the forked operator rolls the brokers once, back onto REPLICATION-9091",
+            "then": self.then,
         }
         target = self.resources.target
         return [Action("remove", f"overrides from Kafka {target.namespace}/{target.cluster_name}", detail)]
 
     def snapshot(self, ctx: StepContext) -> JSON:
-        found = self.resources.platform.overrides()
-        ctx.state[REMOVED] = found
+        found = self.part(self.resources.platform.overrides())
+        ctx.state[self.state_key] = found
         return {"found": found}
 
     def apply(self, ctx: StepContext) -> None:
-        self.resources.platform.remove_overrides(ctx.state[REMOVED])
+        if ctx.state[self.state_key]:
+            self.resources.platform.remove_overrides(ctx.state[self.state_key])
 
     def verify(self, ctx: StepContext) -> Verdict:
         platform = self.resources.platform
-        left = platform.overrides()
+        left = self.part(platform.overrides())
         if left:
             return Verdict.failed(f"the Kafka CR carries overrides again: {_describe(left)}; someone put them back")
         return verdict_of(platform.reconciled())
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         if before.get("found"):
-            self.resources.platform.restore_overrides(before["found"])
-        ctx.state.pop(REMOVED, None)
+            platform = self.resources.platform
+            platform.restore_overrides(before["found"])
+            # The step before this one changes the CR again on its way back: the brokers must have
+            # rolled onto this change first, for the same reason the two steps are two.
+            platform.platform.wait_ready(timeout=self.verify_timeout)
+        ctx.state.pop(self.state_key, None)
+
+
+class RestoreInterBrokerListener(_OverridesRemoval):
+    name = "restore-inter-broker-listener"
+    state_key = INTER_BROKER
+    then = "the forked operator rolls the brokers once onto REPLICATION-9091; they still serve the shared listener"
+
+    def part(self, found: JSON) -> JSON:
+        config = found.get("config", {})
+        return {"config": {INTER_BROKER_KEY: config[INTER_BROKER_KEY]}} if INTER_BROKER_KEY in config else {}
+
+
+class RemoveOverrides(_OverridesRemoval):
+    name = "remove-overrides"
+    state_key = REMOVED
+    then = "the forked operator rolls the brokers once more, without the shared listener"
+
+    def part(self, found: JSON) -> JSON:
+        config = {k: v for k, v in found.get("config", {}).items() if k != INTER_BROKER_KEY}
+        return {**{k: v for k, v in found.items() if k != "config"}, **({"config": config} if config else {})}
 
 
 class SwitchOperatorToUpstream(Step):
@@ -274,6 +318,7 @@ def build(config: MigrationConfig, resources: HandbackResources | None = None) -
     return Phase(
         name=PHASE,
         steps=[
+            RestoreInterBrokerListener(resources),
             RemoveOverrides(resources),
             SwitchOperatorToUpstream(resources),
             VerifyNoRestart(resources),

@@ -294,7 +294,8 @@ class StrimziTarget(TargetPlatform):
         return overrides_in(self._kafka(), self.target)
 
     def remove_overrides(self, found: JSON) -> None:
-        self._update_kafka(lambda live: without_overrides(live, overrides_in(live, self.target)), "remove the overrides")
+        """Take the parts named in `found` (as `overrides()` returns them) out of the live CR."""
+        self._update_kafka(lambda live: without_overrides(live, found), "remove the overrides")
 
     def restore_overrides(self, found: JSON) -> None:
         self._update_kafka(lambda live: with_overrides(live, found), "restore the overrides")
