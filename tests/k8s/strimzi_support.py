@@ -52,8 +52,14 @@ def install_operator(api: k8s.ApiClient, namespace: str, image: str = UPSTREAM) 
 
 
 def migration_config(
-    sandbox: SandboxCluster, namespace: str, operator_namespace: str, **target: Any
+    sandbox: SandboxCluster,
+    namespace: str,
+    operator_namespace: str,
+    *,
+    cluster: dict[str, Any] | None = None,
+    **target: Any,
 ) -> MigrationConfig:
+    """`target:` for the sandbox, the `cluster:` section read from it unless given."""
     section: dict[str, Any] = {
         "namespace": namespace,
         "cluster_name": "events",
@@ -66,7 +72,8 @@ def migration_config(
     return MigrationConfig.model_validate(
         {
             "migration_id": "stand-in",
-            "cluster": {
+            "cluster": cluster
+            or {
                 "zookeeper_connect": sandbox.zookeeper_connect,
                 "bootstrap_servers": sandbox.bootstrap_servers,
                 "cluster_id": sandbox.cluster_id,

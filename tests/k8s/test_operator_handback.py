@@ -1,13 +1,11 @@
-"""The operator handback on the Kubernetes rig, after a real join, under produce/consume load.
+"""The operator handback on the Kubernetes rig right after a real join (ZooKeeper mode, VM brokers
+still in the cluster), under produce/consume load.
 
-The stand-in operator models ZooKeeper mode only (tests/k8s/strimzi_controller.py), and in ZooKeeper
-mode no clean handback exists: without zookeeper.connect, any build writes its own ensemble into the
-brokers' config. So the phase must refuse here, before changing anything, and it does. Each step is
-then applied, verified and rolled back one by one on the live CR (the gate deliberately bypassed, as a
-test of the steps' mechanics): the verifies report what the operator reports (the stand-in refusing to
-roll the brokers onto an empty ensemble, as the real upstream build WOULD roll them), no broker is
-restarted by any of it, and every rollback brings the CR and the operator back. Finally a real broker
-restart is caught by verify-no-restart.
+In ZooKeeper mode no clean handback exists: without zookeeper.connect, any build writes its own
+ensemble into the brokers' config. So the phase must refuse here, before changing anything, and it
+does; the upstream image is refused too. A real broker restart is caught by verify-no-restart. The
+phase itself runs end to end, and back, from the state the KRaft cutover leaves:
+test_operator_handback_kraft.py.
 """
 
 from __future__ import annotations
@@ -25,12 +23,10 @@ from phases.operator_handback import (
     BEFORE_SWITCH,
     SWITCHED_AT,
     HandbackResources,
-    RemoveForkLeftovers,
-    RemoveOverrides,
     SwitchOperatorToUpstream,
     VerifyNoRestart,
 )
-from tests.k8s.mixed_cluster_rig import FORKED, UPSTREAM, MixedRig, mixed_cluster_rig
+from tests.k8s.mixed_cluster_rig import FORKED, MixedRig, mixed_cluster_rig
 
 pytestmark = [pytest.mark.k8s, pytest.mark.cluster]
 
@@ -80,52 +76,6 @@ def test_the_upstream_image_is_refused_while_the_cr_carries_zookeeper_connect(ri
         step.apply(ctx)
 
     assert rig.operator_image() == (FORKED, "forked")
-
-
-def test_each_step_applies_verifies_and_rolls_back_on_the_live_cr(rig: MixedRig) -> None:
-    resources = handback(rig)
-    platform = resources.platform
-    ctx = rig.context()
-    original = platform.overrides()
-    pods = platform.incarnations()
-    assert set(original) == {"config", "listeners", "zookeeper"} and sorted(pods) == [1000, 1001]
-
-    remove = RemoveOverrides(resources)
-    removed = remove.snapshot(ctx)
-    remove.apply(ctx)
-    assert platform.overrides() == {}
-    verdict = settled(remove, rig, ctx)
-    # The fork without zookeeper.connect writes upstream's ensemble: the stand-in refuses to roll onto it.
-    assert not verdict.done and "StandInRefused" in verdict.reason and "zookeeper-client:2181" in verdict.reason  # type: ignore[attr-defined]
-
-    switch = SwitchOperatorToUpstream(resources)
-    switched = switch.snapshot(ctx)
-    switch.apply(ctx)
-    assert settled(switch, rig, ctx).done  # type: ignore[attr-defined]
-    assert rig.operator_image() == (UPSTREAM, "upstream") and SWITCHED_AT in ctx.state
-    assert ctx.state[BEFORE_SWITCH]["incarnations"] == {str(i): p for i, p in pods.items()}
-
-    # The switch changes no CR, so the status stays as the fork last wrote it until the upstream
-    # operator's first pass; Strimzi's status says nothing of which build wrote it.
-    rig.controller.wait_passes()
-    watch = VerifyNoRestart(resources)
-    verdict = settled(watch, rig, ctx)
-    assert not verdict.done and "upstream operator would roll broker" in verdict.reason  # type: ignore[attr-defined]
-
-    leftovers = RemoveForkLeftovers(resources)
-    marked = leftovers.snapshot(ctx)
-    leftovers.apply(ctx)
-    assert leftovers.verify(ctx).done and rig.operator_image() == (UPSTREAM, None)
-
-    # Back, newest first.
-    leftovers.rollback(ctx, marked)
-    assert rig.operator_image() == (UPSTREAM, "upstream")
-    switch.rollback(ctx, switched)
-    assert rig.operator_image() == (FORKED, "forked")
-    remove.rollback(ctx, removed)
-    assert platform.overrides() == original
-    assert rig.wait(lambda: platform.reconciled().done, "the fork to report Ready again")
-    assert platform.incarnations() == pods  # nothing restarted any broker
 
 
 def test_verify_no_restart_catches_a_restarted_broker(rig: MixedRig) -> None:
