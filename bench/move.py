@@ -2,14 +2,18 @@
 
 Usage: python bench/move.py
 
-A 6-broker sandbox (0, 1, 2 and 100, 101, 102 on racks a, b, c) holds ~48 MB of data on brokers
-0-2. The baseline shifts it to 100-102 the way the stock `kafka-reassign-partitions` tool does:
-one static throttle on every broker and replica involved, the whole reassignment submitted at once,
-polled until no partition is listed, throttles removed. The native mover then shifts it back, in
-batches, with the same throttle. A produce/consume workload on a topic of its own (on brokers 0-2, so
-it shares them with the data in both directions) runs from before the idle period to after both moves.
+A 6-broker sandbox (0, 1, 2 and 100, 101, 102 on racks a, b, c) holds ~51 MB of data on brokers
+0-2. The baseline shifts it between 0-2 and 100-102 the way the stock `kafka-reassign-partitions`
+tool does: one static throttle on every broker and replica involved, the whole reassignment
+submitted at once, polled until no partition is listed, throttles removed. The native mover shifts
+it the other way, in batches, with the same throttle. That is one round, after an idle period; four rounds run, taking
+turns at which approach moves first (onto the brokers that lead the probe's topic is the costlier
+direction for latency), and the BENCH line reports medians over them (a single move's time varies by
+about 10 % between runs on a shared machine, which would decide the comparison). A produce/consume workload on a topic of its own
+(on brokers 0-2, so it shares them with the data in both directions) runs from before the first idle
+period to after the last move.
 
-Printed, per move:
+Printed, per move (the BENCH line: medians over the rounds, the worst amplification):
 - amplification: bytes that landed in new replicas (the largest size each reached, sampled from
   describe_log_dirs; a replica copied twice counts twice) over the bytes the plan had to move;
 - makespan_over_bound: wall time over the throttle-bound lower bound, the busiest broker's bytes
@@ -30,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from statistics import median
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -57,7 +62,9 @@ PARTITIONS = 6
 MB_PER_PARTITION = 4
 LIMITS = BatchLimits(max_moves_per_broker=5)
 WORKLOAD_RATE = 100
-IDLE_SECONDS = 20
+IDLE_SECONDS = 15
+#: Rounds of (idle, one approach out, the other back); the medians are reported (one move varies by ~10 %).
+ROUNDS = 4
 WORKLOAD_TOPIC = "bench-workload"
 PROBE_TOPIC = "bench-probe"
 POLL = 0.5
@@ -234,6 +241,39 @@ def measured(
     return Outcome(seconds, sampler.bytes_landed / plan.summary.total_bytes, latency.p99_ms)
 
 
+@dataclass(frozen=True)
+class Round:
+    idle_p99_ms: float
+    baseline: Outcome
+    baseline_bound: float
+    native: Outcome
+    native_bound: float
+    batches: int
+    plan_makespan: float
+
+
+def one_round(config: MigrationConfig, probe: ProduceProbe, baseline_first: bool) -> Round:
+    """An idle window, then one approach shifting 0-2 to 100-102 and the other shifting it back. Which
+    goes first alternates: moving onto the brokers that lead the probe's topic costs more latency
+    than moving off them, so each approach must take both directions equally often."""
+    with probe.window() as idle:
+        time.sleep(IDLE_SECONDS)
+    out = shift_plan(config, dict(zip(OLD, NEW)))
+    first = measured(config, out, one_shot if baseline_first else native, probe)
+    back = shift_plan(config, dict(zip(NEW, OLD)))
+    second = measured(config, back, native if baseline_first else one_shot, probe)
+    (base, base_plan), (ours, our_plan) = ((first, out), (second, back)) if baseline_first else ((second, back), (first, out))
+    return Round(
+        idle.p99_ms,
+        base,
+        base_plan.summary.bottleneck_bytes / THROTTLE,
+        ours,
+        our_plan.summary.bottleneck_bytes / THROTTLE,
+        our_plan.summary.batches,
+        our_plan.summary.makespan_bytes / our_plan.summary.bottleneck_bytes,
+    )
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-move-") as tmp:
         cluster = SandboxCluster(Path(tmp), [BrokerSpec(b, r) for b, r in zip(OLD, RACKS)])
@@ -251,35 +291,28 @@ def main() -> None:
             with load, ProduceProbe(cluster.bootstrap_servers, PROBE_TOPIC) as probe:
                 while not load.snapshot().consumed:  # its consumer joined its group: start-up is over
                     time.sleep(0.2)
-                with probe.window() as idle:
-                    time.sleep(IDLE_SECONDS)
-                out = shift_plan(config, dict(zip(OLD, NEW)))
-                base = measured(config, out, one_shot, probe)
-                back = shift_plan(config, dict(zip(NEW, OLD)))
-                ours = measured(config, back, native, probe)
+                rounds = [one_round(config, probe, baseline_first=n % 2 == 0) for n in range(ROUNDS)]
+            lost = load.report.lost if load.report else None
         finally:
             cluster.down()
 
-    bound = back.summary.bottleneck_bytes / THROTTLE
-    p99_idle = idle.p99_ms
+    for n, r in enumerate(rounds, 1):
+        print(
+            f"round {n}: idle produce p99 {r.idle_p99_ms:.1f} ms; baseline one-shot {r.baseline.seconds:.1f} s "
+            f"(bound {r.baseline_bound:.1f} s), p99 {r.baseline.p99_ms:.1f} ms, amplification "
+            f"{r.baseline.amplification:.3f}; native {r.native.seconds:.1f} s (bound {r.native_bound:.1f} s) in "
+            f"{r.batches} batches (plan makespan {r.plan_makespan:.2f}x the busiest broker's bytes), p99 "
+            f"{r.native.p99_ms:.1f} ms, amplification {r.native.amplification:.3f}"
+        )
+    ours = median(r.native.seconds / r.native_bound for r in rounds)
+    base = median(r.baseline.seconds / r.baseline_bound for r in rounds)
+    p99_ratio = median(r.native.p99_ms for r in rounds) / median(r.idle_p99_ms for r in rounds)
+    amplification = max(r.native.amplification for r in rounds)
+    baseline_p99_ratio = median(r.baseline.p99_ms for r in rounds) / median(r.idle_p99_ms for r in rounds)
+    print(f"medians of {ROUNDS} rounds; throttle {THROTTLE / 1e6:g} MB/s; baseline p99 ratio {baseline_p99_ratio:.2f}")
     print(
-        f"data {out.summary.total_bytes / 1e6:.1f} MB to copy per move, throttle {THROTTLE / 1e6:g} MB/s, bound "
-        f"{bound:.1f} s (busiest broker {back.summary.bottleneck_bytes / 1e6:.1f} MB); "
-        f"idle produce p99 {p99_idle:.1f} ms"
-    )
-    print(
-        f"baseline one-shot: {base.seconds:.1f} s, amplification {base.amplification:.3f}, "
-        f"produce p99 {base.p99_ms:.1f} ms"
-    )
-    print(
-        f"native mover: {ours.seconds:.1f} s in {back.summary.batches} batches (plan makespan "
-        f"{back.summary.makespan_bytes / back.summary.bottleneck_bytes:.2f}x the busiest broker's bytes), "
-        f"amplification {ours.amplification:.3f}, produce p99 {ours.p99_ms:.1f} ms"
-    )
-    print(
-        f"BENCH move amplification={ours.amplification:.2f} makespan_over_bound={ours.seconds / bound:.2f} "
-        f"baseline_makespan_over_bound={base.seconds / (out.summary.bottleneck_bytes / THROTTLE):.2f} "
-        f"p99_ratio={ours.p99_ms / p99_idle:.2f} lost={load.report.lost or 0}"
+        f"BENCH move amplification={amplification:.2f} makespan_over_bound={ours:.2f} "
+        f"baseline_makespan_over_bound={base:.2f} p99_ratio={p99_ratio:.2f} lost={lost}"
     )
 
 
