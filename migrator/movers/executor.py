@@ -347,6 +347,7 @@ class Executor:
         brokers = {b for m in moves for b in (*run.before.get((m.topic, m.partition), (m.current, 0))[0], *m.target)}
         adding = sorted({b for m in moves for b in m.adding})
         next_health = self._clock() + self.settings.safety_interval_seconds
+        next_sizes = self._clock()
         last_marker, last_change = (-1, -1), self._clock()
         sizes: dict[tuple[str, int, int], int] = {}
         while True:
@@ -372,7 +373,9 @@ class Executor:
                 if problem is None and self._clock() >= next_health:
                     problem = self._health(memory)
                     next_health = self._clock() + self.settings.safety_interval_seconds
-                sizes.update(self._replica_sizes([b for b in adding if b in snapshot.live]))
+                if self._clock() >= next_sizes:
+                    sizes.update(self._replica_sizes([b for b in adding if b in snapshot.live]))
+                    next_sizes = self._clock() + self.settings.progress_interval_seconds
             except KAFKA_IO_ERRORS as exc:
                 self._emit("mover.read_failed", error=f"{type(exc).__name__}: {exc}")
                 self._sleep(self.settings.poll_interval_seconds)

@@ -28,6 +28,10 @@ class MovementConfig(BaseModel):
     #: The whole-cluster safety read (offline, under-min-ISR, controller) is heavier than the
     #: per-poll check of the batch's own brokers and partitions, so it runs less often.
     safety_interval_seconds: float = Field(default=15.0, gt=0)
+    #: Replica sizes (describe_log_dirs on every receiving broker, for progress, rate and ETA) are read
+    #: this often at most; completion is still checked every poll, from the controller and ZooKeeper.
+    #: Each read walks every log of those brokers, which sit on the client path.
+    progress_interval_seconds: float = Field(default=5.0, gt=0)
     #: A batch that copies no byte and completes no partition for this long pauses the run.
     stall_timeout_seconds: float = Field(default=1800.0, gt=0)
     #: What `migrator pause` does to the batch in flight: let it finish, or cancel it (KIP-455
