@@ -33,6 +33,14 @@ class LatencyHistogram:
         self._count += 1
         self._max = ms if self._max is None else max(self._max, ms)
 
+    def merge(self, other: LatencyHistogram) -> None:
+        """Add `other`'s samples, as if they had been recorded here (e.g. windows of several runs pooled)."""
+        for bucket, count in other._buckets.items():
+            self._buckets[bucket] = self._buckets.get(bucket, 0) + count
+        self._count += other._count
+        if other._max is not None:
+            self._max = other._max if self._max is None else max(self._max, other._max)
+
     @property
     def count(self) -> int:
         return self._count

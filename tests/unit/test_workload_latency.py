@@ -32,6 +32,22 @@ def test_percentile_is_never_below_and_at_most_two_percent_above_the_exact_value
     assert histogram.count == len(values)
 
 
+@given(
+    st.lists(st.floats(0.0, 600_000.0, allow_nan=False), max_size=100),
+    st.lists(st.floats(0.0, 600_000.0, allow_nan=False), max_size=100),
+)
+def test_merged_histograms_report_what_one_histogram_of_all_samples_reports(a: list[float], b: list[float]) -> None:
+    pooled, first, second = LatencyHistogram(), LatencyHistogram(), LatencyHistogram()
+    for value in a + b:
+        pooled.record(value)
+    for histogram, values in ((first, a), (second, b)):
+        for value in values:
+            histogram.record(value)
+    first.merge(second)
+    assert first.count == pooled.count and first.max == pooled.max
+    assert [first.percentile(q) for q in (0.5, 0.99)] == [pooled.percentile(q) for q in (0.5, 0.99)]
+
+
 def test_memory_does_not_grow_with_the_number_of_samples() -> None:
     histogram = LatencyHistogram()
     for i in range(200_000):
