@@ -33,8 +33,7 @@ from migrator.platforms.strimzi_target import StrimziTarget
 from migrator.sandbox import configs, jars
 from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.kube import KubeRig
-from migrator.sandbox.workload import Workload
-from tests.k8s.mixed_cluster_rig import DeploymentRollouts, MixedRig
+from tests.k8s.mixed_cluster_rig import DeploymentRollouts, MixedRig, serving, start_workload
 from tests.k8s.strimzi_controller import KRAFT_ANNOTATION, StrimziController
 from tests.k8s.strimzi_support import FORKED, UPSTREAM, fresh_namespaces, install_operator, migration_config
 
@@ -88,11 +87,7 @@ def kraft_cluster_rig(kube: KubeRig, workdir: Path) -> Iterator[MixedRig]:
         config = migration_config(
             sandbox, namespace, operator_namespace, cluster={**cluster, "bootstrap_servers": bootstrap}, **settings
         )
-        workload = Workload(bootstrap, topic="kraft-cluster-load", rate_per_s=100, keys=8)
-        workload.start()
-        stack.callback(lambda: workload.report or workload.stop())
+        workload = start_workload(stack, bootstrap, "kraft-cluster-load")
         rig = MixedRig(sandbox, api, kube, namespace, operator_namespace, config, controller, workload, workdir)
-        rig.wait(lambda: workload.snapshot().consumed > 0, "the workload's consumer to read")
-        yield rig
-        assert controller.errors == [], controller.errors
-        assert rollouts.errors == [], rollouts.errors
+        with serving(rig, rollouts) as ready:
+            yield ready

@@ -47,7 +47,7 @@ from tests.k8s.strimzi_support import (
     prepared_vm_brokers,
 )
 
-__all__ = ["FORKED", "NEW_IDS", "UPSTREAM", "MixedRig", "mixed_cluster_rig"]
+__all__ = ["FORKED", "NEW_IDS", "UPSTREAM", "MixedRig", "mixed_cluster_rig", "serving", "start_workload"]
 
 NEW_IDS = [1000, 1001]
 
@@ -153,12 +153,25 @@ def mixed_cluster_rig(kube: KubeRig, workdir: Path, **target: Any) -> Iterator[M
         controller = StrimziController(api, namespace, sandbox, forked_image=FORKED, operator_namespace=operator_namespace)
         stack.callback(controller.stop)
         controller.start()
-        workload = Workload(sandbox.bootstrap_servers, topic="mixed-cluster-load", rate_per_s=100, keys=8)
-        workload.start()
-        stack.callback(lambda: workload.report or workload.stop())
-        # Once the consumer reads, its group's offsets topic has leaders: the safety checks hold.
+        workload = start_workload(stack, sandbox.bootstrap_servers, "mixed-cluster-load")
         rig = MixedRig(sandbox, api, kube, namespace, operator_namespace, config, controller, workload, workdir)
-        rig.wait(lambda: workload.snapshot().consumed > 0, "the workload's consumer to read")
-        yield rig
-        assert controller.errors == [], controller.errors
-        assert rollouts.errors == [], rollouts.errors
+        with serving(rig, rollouts) as ready:
+            yield ready
+
+
+def start_workload(stack: ExitStack, bootstrap: str, topic: str) -> Workload:
+    """Produce/consume load for as long as `stack` lives (unless a test stops it first to read its report)."""
+    workload = Workload(bootstrap, topic=topic, rate_per_s=100, keys=8)
+    workload.start()
+    stack.callback(lambda: workload.report or workload.stop())
+    return workload
+
+
+@contextmanager
+def serving(rig: MixedRig, rollouts: DeploymentRollouts) -> Iterator[MixedRig]:
+    """The rig once its workload reads; afterwards, neither the stand-in nor the rollouts may have failed."""
+    # Once the consumer reads, its group's offsets topic has leaders: the safety checks hold.
+    rig.wait(lambda: rig.workload.snapshot().consumed > 0, "the workload's consumer to read")
+    yield rig
+    assert rig.controller.errors == [], rig.controller.errors
+    assert rollouts.errors == [], rollouts.errors
