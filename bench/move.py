@@ -70,9 +70,8 @@ WORKLOAD_TOPIC = "bench-workload"
 PROBE_TOPIC = "bench-probe"
 POLL = 0.5
 OLD, NEW = (0, 1, 2), (100, 101, 102)
-#: Kafka's default segment size, not the sandbox's 8 MiB: a follower rolls a segment every 8 MiB it
-#: copies and fsyncs the old one, and on one shared disk those fsyncs stall every other broker's
-#: appends, the probe's included. Fleets run 1 GiB segments, which a copy this size never rolls.
+#: Kafka's default segment size, not the sandbox's 8 MiB: with those, every copy here rolls (and
+#: flushes) a segment every few seconds, which a fleet's 1 GiB segments never do at this size.
 BROKER_CONFIG = {"log.segment.bytes": 1024**3}
 RACKS = ("a", "b", "c")
 
