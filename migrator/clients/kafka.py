@@ -312,10 +312,25 @@ class KafkaAdmin:
                 result[(tp.topic, tp.partition)] = None if ok else error.str()
             return result
 
+    @contextmanager
+    def _controller(self) -> Iterator[KafkaAdminClient]:
+        """kafka-python (3.0.12) remembers which broker is the controller and asks again only when that
+        broker answers NOT_CONTROLLER; once it is dead, every request would go to it for good. A failed
+        call drops the client, so the retry connects anew and looks the controller up."""
+        client = self.kafka_python
+        try:
+            yield client
+        except kp_errors.KafkaError:
+            with self._setup:
+                if self._kafka_python is client:
+                    self._kafka_python = None
+                    client.close()
+            raise
+
     @_transient
     def list_partition_reassignments(self) -> dict[PartitionKey, ReassignmentState]:
-        with self._errors():
-            listed = self.kafka_python.list_partition_reassignments(timeout_ms=int(self._timeout * 1000))
+        with self._errors(), self._controller() as client:
+            listed = client.list_partition_reassignments(timeout_ms=int(self._timeout * 1000))
         return {
             (tp.topic, tp.partition): ReassignmentState(
                 tuple(r["replicas"]), tuple(r["adding_replicas"]), tuple(r["removing_replicas"])
@@ -332,10 +347,8 @@ class KafkaAdmin:
         request = {KpTopicPartition(t, p): replicas for (t, p), replicas in targets.items()}
         if not request:
             return {}
-        with self._errors():
-            answered = self.kafka_python.alter_partition_reassignments(
-                request, timeout_ms=int(self._timeout * 1000)
-            )
+        with self._errors(), self._controller() as client:
+            answered = client.alter_partition_reassignments(request, timeout_ms=int(self._timeout * 1000))
         return {
             (tp.topic, tp.partition): (None if error is None or error is kp_errors.NoError else error.__name__)
             for tp, error in answered.items()
