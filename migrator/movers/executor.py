@@ -689,7 +689,10 @@ class Executor:
         for attempt in range(_ELECTION_ATTEMPTS):
             if attempt:
                 self._sleep(self.settings.poll_interval_seconds)
-            answered = self.admin.elect_preferred_leaders(pending)
+            try:
+                answered = self.admin.elect_preferred_leaders(pending)
+            except KAFKA_IO_ERRORS as exc:  # e.g. no controller yet, after the old one died
+                answered = {k: f"{type(exc).__name__}: {exc}" for k in pending}
             failures = {k: e for k, e in answered.items() if e is not None}
             pending = sorted(failures)
             if not pending:
