@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
+from kazoo.client import KazooClient
 
 from migrator.clients.kafka import KafkaAdmin
 from migrator.cluster.model import Throttle
@@ -15,7 +17,7 @@ from migrator.errors import BadInput, SafetyGateError
 from migrator.movers.executor import MovePaused
 from migrator.movers.native import NativeMover
 from migrator.movers.plan import BatchLimits, MovePlan, PartitionMove
-from migrator.sandbox.cluster import BrokerSpec
+from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 from migrator.sandbox.workload import Workload
 from tests.cluster.native_mover_support import (
     Recorder,
@@ -34,6 +36,20 @@ pytestmark = pytest.mark.cluster
 def copying(recorder: Recorder) -> bool:
     """The first batch is really copying: bytes arrived, no partition completed yet."""
     return any(p["bytes_moved"] > 0 and p["partitions_done"] == 0 for p in recorder.of("progress"))
+
+
+def elect_controller_other_than(cluster: SandboxCluster, broker: int) -> None:
+    """Kafka elects a controller again when /controller goes away; repeat until another broker wins."""
+    zk = KazooClient(hosts=cluster.zookeeper_connect)
+    zk.start(timeout=15)
+    try:
+        while (data := wait_for(lambda: zk.exists("/controller") and zk.get("/controller")[0], "a controller")) and (
+            json.loads(data)["brokerid"] == broker
+        ):
+            zk.delete("/controller")
+    finally:
+        zk.stop()
+        zk.close()
 
 
 def move_in_background(
@@ -196,6 +212,7 @@ def test_a_broker_of_the_batch_dying_pauses_the_run_and_the_sweep_clears_it_once
     config = write_config(cluster, tmp_path, throttle_bytes_per_second=500_000, poll_interval_seconds=0.5)
     data = unique("invoices")
     create_topic(cluster, data, partitions=4, mb=12)
+    elect_controller_other_than(cluster, 3)  # a destination dying, not the controller (a gap of its own)
     plan = mapping_plan(config, [data], {2: 3}, moves_per_broker=2)
     original = assignment(config, [data])
     state: dict = {}
