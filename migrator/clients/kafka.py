@@ -229,8 +229,8 @@ class KafkaAdmin:
         resources = [ConfigResource(ResourceType.TOPIC, t) for t in topics]
         if not resources:
             return {}
-        with self._errors():
-            futures = self.confluent.describe_configs(resources, request_timeout=self._timeout)
+        with self._errors(), self._confluent_to_controller() as client:
+            futures = client.describe_configs(resources, request_timeout=self._timeout)
             result = {}
             for resource, future in futures.items():
                 try:
@@ -290,8 +290,8 @@ class KafkaAdmin:
         if not entries:
             return
         resource = ConfigResource(kind, name, incremental_configs=entries)
-        with self._errors():
-            self.confluent.incremental_alter_configs([resource], request_timeout=self._timeout)[resource].result()
+        with self._errors(), self._confluent_to_controller() as client:
+            client.incremental_alter_configs([resource], request_timeout=self._timeout)[resource].result()
 
     # -- leadership and replica placement --------------------------------------------------------
 
@@ -301,16 +301,32 @@ class KafkaAdmin:
         tps = [TopicPartition(t, p) for t, p in partitions]
         if not tps:
             return {}
-        with self._errors():
+        with self._errors(), self._confluent_to_controller() as client:
             # No timeout kwargs: confluent-kafka 2.16.1's elect_leaders raises SystemError on any keyword
             # argument. Its default timeouts derive from socket.timeout.ms, which we set from the config.
-            future = self.confluent.elect_leaders(ElectionType.PREFERRED, tps)
+            future = client.elect_leaders(ElectionType.PREFERRED, tps)
             result = {}
             for tp, error in future.result().items():
                 # ELECTION_NOT_NEEDED means the preferred replica already leads: the goal holds.
                 ok = error is None or error.code() == KafkaError.ELECTION_NOT_NEEDED
                 result[(tp.topic, tp.partition)] = None if ok else error.str()
             return result
+
+    @contextmanager
+    def _confluent_to_controller(self) -> Iterator[AdminClient]:
+        """librdkafka sends topic config requests and elections to the controller its metadata names
+        and waits for that broker to come up instead of asking who the controller is now: once the
+        controller died, each such call ends in "Timed out waiting for controller". A timed-out call
+        drops the client, so the retry bootstraps anew and finds the new controller."""
+        client = self.confluent
+        try:
+            yield client
+        except KafkaException as exc:
+            if isinstance(exc.args[0], KafkaError) and exc.args[0].code() == KafkaError._TIMED_OUT:
+                with self._setup:
+                    if self._confluent is client:
+                        self._confluent = None
+            raise
 
     @contextmanager
     def _controller(self) -> Iterator[KafkaAdminClient]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,13 +39,13 @@ def copying(recorder: Recorder) -> bool:
     return any(p["bytes_moved"] > 0 and p["partitions_done"] == 0 for p in recorder.of("progress"))
 
 
-def elect_controller_other_than(cluster: SandboxCluster, broker: int) -> None:
-    """Kafka elects a controller again when /controller goes away; repeat until another broker wins."""
+def elect_controller(cluster: SandboxCluster, wanted: Callable[[int], bool]) -> None:
+    """Kafka elects a controller again when /controller goes away; repeat until a wanted broker wins."""
     zk = KazooClient(hosts=cluster.zookeeper_connect)
     zk.start(timeout=15)
     try:
         while (data := wait_for(lambda: zk.exists("/controller") and zk.get("/controller")[0], "a controller")) and (
-            json.loads(data)["brokerid"] == broker
+            not wanted(json.loads(data)["brokerid"])
         ):
             zk.delete("/controller")
     finally:
@@ -205,14 +206,17 @@ def test_pause_with_cancel_reverts_the_batch_in_flight_clears_throttles_and_resu
     assert all(after[(m.topic, m.partition)] == m.target for m in plan.moves)
 
 
+@pytest.mark.parametrize("controller", [False, True], ids=["a-destination", "the-controller"])
 def test_a_broker_of_the_batch_dying_pauses_the_run_and_the_sweep_clears_it_once_back(
-    sandbox_factory, tmp_path: Path
+    sandbox_factory, tmp_path: Path, controller: bool
 ):
+    """The broker that dies is the destination of every move; as the controller too, every reassignment
+    call of the halt (list, cancel) must find the newly elected controller."""
     cluster = sandbox_factory(brokers=FOUR_BROKERS)
     config = write_config(cluster, tmp_path, throttle_bytes_per_second=500_000, poll_interval_seconds=0.5)
     data = unique("invoices")
     create_topic(cluster, data, partitions=4, mb=12)
-    elect_controller_other_than(cluster, 3)  # a destination dying, not the controller (a gap of its own)
+    elect_controller(cluster, lambda broker: (broker == 3) == controller)
     plan = mapping_plan(config, [data], {2: 3}, moves_per_broker=2)
     original = assignment(config, [data])
     state: dict = {}
