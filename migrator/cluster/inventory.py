@@ -8,6 +8,7 @@ sizes) comes from the Admin API, concurrently with the ZooKeeper pass.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from migrator.clients.kafka import ConfigValue, KafkaAdmin
 from migrator.clients.zk import JSON, ZooKeeper
@@ -65,10 +66,7 @@ def collect_inventory(zk: ZooKeeper, admin: KafkaAdmin, cluster: ClusterConfig) 
         asked_reassignments = pool.submit(admin.list_partition_reassignments)
         asked_sizes = pool.submit(admin.replica_sizes, live)
         controller = zk.controller()
-        topics_json = zk.topics(topic_names)
-        states = zk.partition_states(
-            [(t, int(p)) for t, data in topics_json.items() for p in data.get("partitions", {})]
-        )
+        topics_json, states = _assignments(zk, topic_names)
         legacy_request = zk.reassign_partitions()
         migration = zk.migration()
         topic_configs, broker_configs = asked_topic_configs.result(), asked_broker_configs.result()
@@ -92,6 +90,34 @@ def collect_inventory(zk: ZooKeeper, admin: KafkaAdmin, cluster: ClusterConfig) 
         default_min_insync_replicas=_broker_min_isr(broker_configs),
         zk_migration=migration,
     )
+
+
+def refresh_from_zookeeper(zk: ZooKeeper, known: Inventory) -> Inventory:
+    """`known` (a full read) with what ZooKeeper alone says now: live brokers, the controller, every
+    partition's replicas, leader and ISR. Configs, throttles, the default min ISR and the migration
+    state are `known`'s; replica sizes and KIP-455 reassignments are left out. For checks repeated
+    while a move runs: a full read asks every broker for its configs and log dirs, which on a busy
+    fleet costs the brokers more than the check is worth."""
+    brokers = zk.brokers()
+    topics_json, states = _assignments(zk, zk.topic_names())
+    topics = {name: topic_from_znodes(name, data, states, {}, {}) for name, data in topics_json.items()}
+    for name in topics.keys() & known.topics.keys():
+        topics[name].configs = dict(known.topics[name].configs)
+    controller = zk.controller()
+    return replace(
+        known,
+        controller_id=(controller or {}).get("brokerid"),
+        brokers={i: Broker.from_znode(i, brokers[i]) for i in sorted(brokers)},
+        topics=topics,
+        reassignments=[],
+    )
+
+
+def _assignments(zk: ZooKeeper, topic_names: list[str]) -> tuple[dict[str, JSON], dict[tuple[str, int], JSON | None]]:
+    """Each topic's znode and each of its partitions' state znode."""
+    topics_json = zk.topics(topic_names)
+    states = zk.partition_states([(t, int(p)) for t, data in topics_json.items() for p in data.get("partitions", {})])
+    return topics_json, states
 
 
 def topic_from_znodes(

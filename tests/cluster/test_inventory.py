@@ -13,8 +13,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from typer.testing import CliRunner
 
 from migrator.cli import inventory as inventory_cli
+from migrator.clients.zk import ZooKeeper
 from migrator.clients.kafka import KafkaAdmin
-from migrator.cluster.inventory import read_inventory
+from migrator.cluster.inventory import read_inventory, refresh_from_zookeeper
 from migrator.cluster.model import Inventory
 from migrator.cluster.safety import (
     FOREIGN_REASSIGNMENTS,
@@ -117,6 +118,31 @@ def test_inventory_matches_what_the_test_created(sandbox: SandboxCluster, tmp_pa
     ours = [p for t in (wide, narrow) for p in inv.topics[t].partitions.values()]
     assert sum(inv.leader_counts.values()) >= len(ours)
     assert Inventory.from_dict(json.loads(json.dumps(inv.to_dict()))) == inv
+
+
+def test_a_refresh_from_zookeeper_sees_new_partitions_and_keeps_the_known_configs(
+    sandbox: SandboxCluster, tmp_path: Path
+):
+    known_topic, new_topic = unique("inv-known"), unique("inv-new")
+    create_topics(sandbox, NewTopic(known_topic, 2, 3, config={"min.insync.replicas": "3"}))
+    config = config_for(sandbox, tmp_path)
+    known = read_inventory(config)
+    create_topics(sandbox, NewTopic(new_topic, 3, 2))
+
+    with ZooKeeper.from_config(config.cluster) as zk:
+        refreshed = refresh_from_zookeeper(zk, known)
+    full = read_inventory(config)
+
+    assert refreshed.controller_id == full.controller_id and refreshed.brokers == full.brokers
+    for name in (known_topic, new_topic):
+        assert {p: (s.replicas, s.leader, s.isr) for p, s in refreshed.topics[name].partitions.items()} == {
+            p: (s.replicas, s.leader, s.isr) for p, s in full.topics[name].partitions.items()
+        }
+    # Configs are the earlier read's: the new topic has none, so the brokers' default applies.
+    assert refreshed.topics[known_topic].configs["min.insync.replicas"] == "3"
+    assert refreshed.topics[new_topic].configs == {}
+    assert refreshed.default_min_insync_replicas == 2
+    assert all(not p.size_bytes for p in refreshed.partitions())
 
 
 def test_cli_prints_the_inventory_as_json_and_as_a_table(sandbox: SandboxCluster, tmp_path: Path):
