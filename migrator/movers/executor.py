@@ -17,8 +17,9 @@ the rest.
 One batch: reconcile -> record and set throttles on exactly the brokers and replicas it touches ->
 record and submit -> poll until every partition is done (no reassignment listed, replicas equal the
 target, the whole target in sync), checking the batch's brokers and partitions on every poll and the
-whole cluster's health every `safety_interval_seconds` -> remove the throttles -> preferred leader
-election -> record the batch done.
+whole cluster's health (from ZooKeeper) every `safety_interval_seconds` -> remove the throttles,
+except a broker's rates the next batch needs too (handed over instead of deleted and set again) ->
+preferred leader election -> record the batch done.
 
 A broken invariant (a broker of the batch down, a partition under min ISR, offline partitions, no
 controller, no progress for too long) pauses the run on its own: the moves in flight are cancelled
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 
 from migrator.clients.kafka import KafkaAdmin, ReassignmentState
 from migrator.clients.zk import ZooKeeper
-from migrator.cluster.inventory import collect_inventory
+from migrator.cluster.inventory import collect_inventory, refresh_from_zookeeper
 from migrator.cluster.model import Inventory, Reassignment
 from migrator.cluster.safety import (
     CLUSTER_ID,
@@ -154,6 +155,8 @@ class Executor:
         self._clock = clock
         self._min_isr: dict[str, int] = {}
         self._default_min_isr = 1
+        #: The gate's full read; the checks during the run refresh it from ZooKeeper alone.
+        self._known: Inventory | None = None
         self._pausing: str | None = None
 
     # ------------------------------------------------------------------------------ public
@@ -240,10 +243,11 @@ class Executor:
         meter = RateMeter()
         failures: dict[str, str] = {}
         remaining = [i for i in range(len(batches)) if i not in run.done_batches]
-        for index in remaining:
+        for index, following in zip(remaining, [*remaining[1:], None]):
             if reason := self._pausing or self._pause_requested():
                 self._stop(memory, run, reason, MovePaused, cancelled=[], reverting=[])
-            failures.update(self._run_batch(plan, memory, run, index, batches[index], meter, direction))
+            then = [] if following is None else batches[following]
+            failures.update(self._run_batch(plan, memory, run, index, batches[index], then, meter, direction))
         leftovers = self._release(memory)
         if leftovers:
             raise TemporaryError(
@@ -263,9 +267,11 @@ class Executor:
         run: RunMemory,
         index: int,
         moves: list[PartitionMove],
+        following: list[PartitionMove],
         meter: RateMeter,
         direction: str,
     ) -> dict[str, str]:
+        """One batch; the throttles the `following` batch needs as well stay set for it."""
         keys = [(m.topic, m.partition) for m in moves]
         snapshot = self._observe(keys)
         stages = self._stages(moves, snapshot, memory)
@@ -278,10 +284,7 @@ class Executor:
                 if stages[key] is Stage.PENDING and observed is not None:
                     run.before.setdefault(key, (observed.replicas, m.bytes_to_move // max(1, len(m.adding))))
             memory.save()
-            need = BatchThrottles.for_moves(
-                (m.topic, m.partition, run.before.get((m.topic, m.partition), (m.current, 0))[0], m.target)
-                for m in active
-            )
+            need = self._throttles_for(run, active)
             self._writer(memory).apply(need, self.settings.throttle_bytes_per_second)
             to_submit = [m for m in active if stages[(m.topic, m.partition)] in (Stage.PENDING, Stage.REDIRECT)]
             self._submit(memory, run, {(m.topic, m.partition): m.target for m in to_submit})
@@ -295,7 +298,8 @@ class Executor:
                 throttle_bytes_per_second=self.settings.throttle_bytes_per_second,
             )
             self._await_batch(plan, memory, run, index, active, meter, direction)
-        leftovers = self._release(memory)
+        handover = None if self._pausing or not following else self._throttles_for(run, following)
+        leftovers = self._release(memory, keep=handover)
         if leftovers:
             self._emit("mover.throttles_left", batch=index + 1, leftovers=leftovers)
         failures = self._elect([k for k in keys if stages[k] is not Stage.GONE])
@@ -306,6 +310,13 @@ class Executor:
         self._emit("mover.batch_done", direction=direction, batch=index + 1, batches=plan.summary.batches)
         self._emit("progress", direction=direction, **memory.progress)
         return failures
+
+    @staticmethod
+    def _throttles_for(run: RunMemory, moves: Iterable[PartitionMove]) -> BatchThrottles:
+        """What `moves` need, from the replicas each had before the run moved it (the plan's, if not yet moved)."""
+        return BatchThrottles.for_moves(
+            (m.topic, m.partition, run.before.get((m.topic, m.partition), (m.current, 0))[0], m.target) for m in moves
+        )
 
     def _submit(self, memory: MoverMemory, run: RunMemory, targets: dict[PartitionKey, Replicas]) -> None:
         if not targets:
@@ -371,7 +382,7 @@ class Executor:
                 stages = self._stages(moves, snapshot, memory)
                 problem = self._batch_problem(stages, snapshot, brokers)
                 if problem is None and self._clock() >= next_health:
-                    problem = self._health(memory)
+                    problem = self._health()
                     next_health = self._clock() + self.settings.safety_interval_seconds
                 if self._clock() >= next_sizes:
                     sizes.update(self._replica_sizes([b for b in adding if b in snapshot.live]))
@@ -516,6 +527,7 @@ class Executor:
                 "nothing was changed. Retrying shortly.",
                 delay=10.0,
             ) from exc
+        self._known = inventory
         self._remember_min_isr(inventory)
         ours = {r.key for r in inventory.reassignments if self._ours(r, memory)}
         foreign = [r for r in inventory.reassignments if r.key not in ours]
@@ -525,11 +537,15 @@ class Executor:
         if not report.ok:
             raise SafetyGateError(f"The replica move cannot start. {report.paragraph()}")
 
-    def _health(self, memory: MoverMemory) -> str | None:
-        inventory = collect_inventory(self.zk, self.admin, self.config.cluster)
-        self._remember_min_isr(inventory)
-        ours = {r.key for r in inventory.reassignments if self._ours(r, memory)}
-        report = evaluate_safety(self.config, inventory, ours, RUN_CHECKS)
+    def _health(self) -> str | None:
+        """The whole cluster's RUN_CHECKS, from ZooKeeper and the configs the gate read: none of them
+        needs what only the brokers know, and asking every broker for every config and log dir each
+        time would load the brokers the move already loads (min.insync.replicas changed during the run
+        is seen at the next gate)."""
+        if self._known is None:
+            raise RuntimeError("the health check needs the gate's full read first")
+        inventory = refresh_from_zookeeper(self.zk, self._known)
+        report = evaluate_safety(self.config, inventory, (), RUN_CHECKS)
         return None if report.ok else " ".join(f"{c.name}: {c.detail}" for c in report.failures)
 
     def _remember_min_isr(self, inventory: Inventory) -> None:
@@ -671,10 +687,10 @@ class Executor:
     def _writer(self, memory: MoverMemory) -> ThrottleWriter:
         return ThrottleWriter(self.admin, memory.throttles, memory.save)
 
-    def _release(self, memory: MoverMemory) -> list[str]:
+    def _release(self, memory: MoverMemory, keep: BatchThrottles | None = None) -> list[str]:
         if memory.throttles.empty:
             return []
-        leftovers = self._writer(memory).release(self.zk.broker_ids())
+        leftovers = self._writer(memory).release(self.zk.broker_ids(), keep)
         self._emit("mover.throttles_removed", leftovers=leftovers)
         return leftovers
 

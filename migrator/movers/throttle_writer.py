@@ -116,6 +116,9 @@ class ThrottleLedger:
     #: Ours: broker -> {rate key: value we set}; topic -> {list key: entries we appended}.
     rates: dict[int, dict[str, str]] = field(default_factory=dict)
     lists: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    #: Brokers whose recorded rates are known to be written (a rate recorded but maybe not yet
+    #: written, after a crash, is written again).
+    rates_written: set[int] = field(default_factory=set)
 
     # -- baseline ------------------------------------------------------------------------------
 
@@ -148,8 +151,10 @@ class ThrottleLedger:
     def intend(self, need: BatchThrottles, rate: int) -> Writes:
         """Record as ours what `need` requires and nobody else already provides; return the writes.
 
-        Entries and rates already ours are written again (SET and APPEND are idempotent), so a
-        re-run after a crash between recording and writing completes the writes.
+        Entries already ours are appended again (APPEND is idempotent), and so are rates not yet
+        confirmed written, so a re-run after a crash between recording and writing completes the
+        writes. A rate confirmed written (kept from the batch before) is not written again: each
+        write makes the broker rebuild its whole configuration.
         """
         missing = self.missing_baseline(need.brokers, need.topics)
         if missing != ([], []):
@@ -157,10 +162,12 @@ class ThrottleLedger:
         writes = Writes()
         for broker in sorted(need.brokers):
             foreign = self.foreign_rates.get(broker, {})
-            for key in BROKER_THROTTLE_CONFIGS:
-                if key not in foreign:
-                    self.rates.setdefault(broker, {})[key] = str(rate)
-                    writes.rates.setdefault(broker, {})[key] = str(rate)
+            wanted = {key: str(rate) for key in BROKER_THROTTLE_CONFIGS if key not in foreign}
+            if not wanted or (broker in self.rates_written and self.rates.get(broker) == wanted):
+                continue
+            self.rates[broker] = wanted
+            self.rates_written.discard(broker)
+            writes.rates[broker] = dict(wanted)
         for topic, per_key in sorted(need.lists().items()):
             for key, entries in sorted(per_key.items()):
                 foreign = set(self.foreign_lists.get(topic, {}).get(key, []))
@@ -183,11 +190,27 @@ class ThrottleLedger:
             return True
         return current.value == ours
 
+    def confirm_rates(self, brokers: Iterable[int]) -> None:
+        self.rates_written.update(b for b in brokers if b in self.rates)
+
     def forget_rates(self, broker: int) -> None:
         self.rates.pop(broker, None)
+        self.rates_written.discard(broker)
 
     def forget_lists(self, topic: str) -> None:
         self.lists.pop(topic, None)
+
+    def surplus(self, topic: str, keep: BatchThrottles | None) -> dict[str, list[str]]:
+        """Our entries of `topic`'s lists that `keep` does not need, per list key."""
+        wanted = (keep.lists() if keep is not None else {}).get(topic, {})
+        surplus = {key: sorted(set(entries) - wanted.get(key, frozenset())) for key, entries in self.lists[topic].items()}
+        return {key: entries for key, entries in surplus.items() if entries}
+
+    def forget_entries(self, topic: str, removed: Mapping[str, Iterable[str]]) -> None:
+        left = {key: sorted(set(entries) - set(removed.get(key, ()))) for key, entries in self.lists[topic].items()}
+        self.lists[topic] = {key: entries for key, entries in left.items() if entries}
+        if not self.lists[topic]:
+            self.forget_lists(topic)
 
     @property
     def empty(self) -> bool:
@@ -221,6 +244,7 @@ class ThrottleLedger:
             "foreign_lists": {t: dict(v) for t, v in sorted(self.foreign_lists.items())},
             "rates": {str(b): dict(v) for b, v in sorted(self.rates.items())},
             "lists": {t: dict(v) for t, v in sorted(self.lists.items())},
+            "rates_written": sorted(self.rates_written),
         }
 
     @classmethod
@@ -233,6 +257,7 @@ class ThrottleLedger:
             foreign_lists={t: {k: list(e) for k, e in v.items()} for t, v in data.get("foreign_lists", {}).items()},
             rates={int(b): dict(v) for b, v in data.get("rates", {}).items()},
             lists={t: {k: list(e) for k, e in v.items()} for t, v in data.get("lists", {}).items()},
+            rates_written={int(b) for b in data.get("rates_written", [])},
         )
 
 
@@ -283,23 +308,30 @@ class ThrottleWriter:
         for error in self._all(calls):
             if error is not None:
                 raise error
+        # Not persisted on its own: lost in a crash, it only costs writing the same rates again.
+        self.ledger.confirm_rates(writes.rates)
         return writes
 
-    def release(self, live_brokers: Iterable[int] | None = None) -> list[str]:
-        """Remove every throttle of ours; returns what could not be removed (kept in the ledger).
+    def release(self, live_brokers: Iterable[int] | None = None, keep: BatchThrottles | None = None) -> list[str]:
+        """Remove our throttles, except what `keep` (the next batch) needs; returns what could not be
+        removed (kept in the ledger). Keeping hands a broker's rate straight to the next batch instead
+        of deleting and setting it again; list entries only the finished batch needed go either way.
 
         Brokers known to be down are not asked (each request would wait for its timeout); their rates
         stay recorded, and a later sweep removes them once the broker is back.
         """
         live = None if live_brokers is None else set(live_brokers)
         leftovers: list[str] = []
-        topics = sorted(self.ledger.lists)
-        for topic, error in zip(topics, self._all([partial(self._release_topic, t) for t in topics])):
+        surplus = {topic: doomed for topic in sorted(self.ledger.lists) if (doomed := self.ledger.surplus(topic, keep))}
+        topics = sorted(surplus)
+        calls = [partial(self._release_topic, t, surplus[t]) for t in topics]
+        for topic, error in zip(topics, self._all(calls)):
             if error is None:
-                self.ledger.forget_lists(topic)
+                self.ledger.forget_entries(topic, surplus[topic])
             else:
                 leftovers.append(f"topic {topic} replica lists ({_reason(error)})")
-        brokers = sorted(self.ledger.rates)
+        kept = keep.brokers if keep is not None else frozenset()
+        brokers = sorted(b for b in self.ledger.rates if b not in kept)
         reachable = [b for b in brokers if live is None or b in live]
         leftovers += [f"broker {b} rates (the broker is down)" for b in brokers if b not in reachable]
         for broker, error in zip(reachable, self._all([partial(self._release_broker, b) for b in reachable])):
@@ -316,10 +348,9 @@ class ThrottleWriter:
         doomed = [key for key, value in sorted(ours.items()) if self.ledger.rate_still_ours(value, current.get(key))]
         self.admin.alter_broker_config(broker, delete=doomed)
 
-    def _release_topic(self, topic: str) -> None:
-        ours = self.ledger.lists[topic]
+    def _release_topic(self, topic: str, doomed: dict[str, list[str]]) -> None:
         try:
-            self.admin.alter_topic_config(topic, subtract=ours)
+            self.admin.alter_topic_config(topic, subtract=doomed)
         except KafkaException as exc:
             if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                 return  # the topic was deleted, and its configs with it
@@ -329,7 +360,7 @@ class ThrottleWriter:
         current = self.admin.topic_configs([topic]).get(topic, {})
         emptied = [
             key
-            for key in ours
+            for key in doomed
             if (entry := current.get(key)) is not None and not entry.is_default and not (entry.value or "").strip()
         ]
         if emptied:

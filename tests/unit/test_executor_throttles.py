@@ -9,7 +9,7 @@ import pytest
 from migrator.clients.kafka import ConfigValue
 from migrator.cluster.throttles import FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS
 from migrator.errors import MigratorError
-from migrator.movers.throttle_writer import BatchThrottles, ThrottleLedger
+from migrator.movers.throttle_writer import BatchThrottles, ThrottleLedger, ThrottleWriter
 
 DYNAMIC = "DYNAMIC_BROKER_CONFIG"
 
@@ -116,3 +116,62 @@ def test_the_ledger_survives_a_round_trip_through_json():
     ]
     copy.forget_rates(0), copy.forget_rates(1), copy.forget_rates(2), copy.forget_lists("orders")
     assert copy.empty
+
+
+def test_a_rate_confirmed_written_is_not_written_again_but_an_unconfirmed_one_is():
+    ledger = _ledger_with_baseline()
+    first = BatchThrottles.for_moves([("orders", 0, [0, 1], [0, 2])])
+    ledger.intend(first, rate=5000)
+    # A crash before the writes were confirmed: the next intent writes the rates again.
+    assert set(ledger.intend(first, rate=5000).rates) == {0, 1, 2}
+    ledger.confirm_rates([0, 1, 2])
+    assert ledger.intend(first, rate=5000).rates == {}
+    assert set(ledger.intend(first, rate=7000).rates) == {0, 1, 2}  # a new rate is a new write
+
+
+class RecordingAdmin:
+    """Only what ThrottleWriter calls; remembers each write, describes nothing (no throttle in effect)."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple] = []
+
+    def broker_configs(self, brokers):
+        return {b: {} for b in brokers}
+
+    def topic_configs(self, topics):
+        return {t: {} for t in topics}
+
+    def alter_broker_config(self, broker, set_=None, delete=()):
+        self.writes.append(("broker", broker, dict(set_ or {}), sorted(delete)))
+
+    def alter_topic_config(self, topic, set_=None, delete=(), append=None, subtract=None):
+        self.writes.append(("topic", topic, {k: sorted(v) for k, v in (append or subtract or {}).items()}, sorted(delete)))
+
+
+def test_a_handover_keeps_the_next_batchs_rates_and_removes_the_rest():
+    admin = RecordingAdmin()
+    writer = ThrottleWriter(admin, ThrottleLedger(), persist=lambda: None)
+    writer.apply(BatchThrottles.for_moves([("orders", 0, [0, 3], [0, 2])]), 5000)
+    following = BatchThrottles.for_moves([("orders", 1, [1, 0], [1, 2])])
+    admin.writes.clear()
+
+    assert writer.release(keep=following) == []
+
+    # Broker 3 is not in the next batch: its rates go; brokers 0 and 2 keep theirs, not rewritten.
+    # The finished batch's list entries go.
+    assert admin.writes == [
+        ("topic", "orders", {FOLLOWER_REPLICAS: ["0:2"], LEADER_REPLICAS: ["0:0", "0:3"]}, []),
+        ("broker", 3, {}, [FOLLOWER_RATE, LEADER_RATE]),
+    ]
+    assert writer.ledger.lists == {} and sorted(writer.ledger.rates) == [0, 2]
+    admin.writes.clear()
+
+    writer.apply(following, 5000)
+    assert admin.writes == [
+        ("broker", 1, {FOLLOWER_RATE: "5000", LEADER_RATE: "5000"}, []),
+        ("topic", "orders", {FOLLOWER_REPLICAS: ["1:2"], LEADER_REPLICAS: ["1:0", "1:1"]}, []),
+    ]
+    admin.writes.clear()
+    assert writer.release() == []
+    assert writer.ledger.empty
+    assert sorted(w[1] for w in admin.writes if w[0] == "broker") == [0, 1, 2]
