@@ -63,10 +63,20 @@ def write_config(cluster: SandboxCluster, directory: Path, **movement: Any) -> M
     return load_config(path)
 
 
-def create_topic(cluster: SandboxCluster, name: str, partitions: int, replication: int = 3, mb: float = 0.0) -> None:
-    """A topic whose partitions all have leaders, filled with about `mb` megabytes of 1 kB records."""
+def create_topic(
+    cluster: SandboxCluster,
+    name: str,
+    partitions: int,
+    replication: int = 3,
+    mb: float = 0.0,
+    assignment: list[list[int]] | None = None,
+) -> None:
+    """A topic whose partitions all have leaders, filled with about `mb` megabytes of 1 kB records;
+    `assignment` (replicas per partition) instead of `replication` places its replicas."""
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
-    admin.create_topics([NewTopic(name, partitions, replication)], operation_timeout=30)[name].result()
+    # confluent-kafka 2.x wants the partition count beside an assignment, not the replication factor.
+    topic = NewTopic(name, partitions, replica_assignment=assignment) if assignment else NewTopic(name, partitions, replication)
+    admin.create_topics([topic], operation_timeout=30)[name].result()
     wait_for(
         lambda: (t := admin.list_topics(name, timeout=10).topics.get(name)) is not None
         and len(t.partitions) == partitions

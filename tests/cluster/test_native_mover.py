@@ -244,3 +244,29 @@ def test_a_broker_of_the_batch_dying_pauses_the_run_and_the_sweep_clears_it_once
         assert mover.sweep(state) == []
     assert state["throttles"]["rates"] == {}
     wait_for(lambda: throttles(config, ALL, [data]) == set(), "no throttle left anywhere")
+
+
+def test_the_controller_dying_outside_the_batch_does_not_stop_the_move(sandbox_factory, tmp_path: Path):
+    """Kafka elects another controller; the in-flight reassignments live on in ZooKeeper, and every
+    reassignment, throttle and election call of the run finds the new controller."""
+    cluster = sandbox_factory(brokers=FOUR_BROKERS)
+    config = write_config(cluster, tmp_path, throttle_bytes_per_second=500_000, poll_interval_seconds=0.5)
+    data = unique("payments")
+    create_topic(cluster, data, partitions=4, mb=8, assignment=[[0, 2], [2, 0], [0, 2], [2, 0]])
+    elect_controller(cluster, lambda broker: broker == 1)  # on no replica of the topic
+    plan = mapping_plan(config, [data], {2: 3}, moves_per_broker=2)
+    state: dict = {}
+    recorder = Recorder()
+    worker, outcome = move_in_background(config, plan, state, recorder)
+    try:
+        wait_for(lambda: copying(recorder), "the first batch to copy data")
+        cluster.kill_broker(1)
+    finally:
+        worker.join(240)
+
+    assert outcome == [None]
+    assert plan.summary.batches > 1 and len(recorder.of("mover.batch_done")) == plan.summary.batches
+    after = assignment(config, [data])
+    assert all(after[(m.topic, m.partition)] == m.target for m in plan.moves)
+    assert state["throttles"]["rates"] == {} and state["throttles"]["lists"] == {}
+    wait_for(lambda: throttles(config, [0, 2, 3], [data]) == set(), "no throttle left on the live brokers")
