@@ -20,11 +20,12 @@ from migrator.cluster.model import Inventory
 from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
-from migrator.errors import MigratorError
+from migrator.errors import MigratorError, TemporaryError
 from migrator.movers.executor import Executor
 from migrator.movers.plan import MovePlan, PlannerCluster
 from migrator.movers.planner import planner_cluster
 from migrator.movers.settings import MovementConfig
+from migrator.movers.throttle_writer import KAFKA_IO_ERRORS
 
 
 def planner_view(inventory: Inventory, topics: Collection[str] | None = None) -> PlannerCluster:
@@ -92,15 +93,26 @@ class MoveReplicas(Step):
 
     @contextmanager
     def mover(self, ctx: StepContext) -> Iterator[Executor]:
-        with NativeMover.open(
-            ctx.config,
-            events=ctx.events,
-            persist=ctx.save_state,
-            pause_requested=ctx.pause_requested,
-            settings=self.settings(ctx),
-            step=self.name,
-        ) as executor:
-            yield executor
+        """The executor; a request that still fails after the clients' own retries (the controller or
+        a broker gone for longer) ends this attempt as a TemporaryError, so the engine tries again:
+        every intent is recorded before it takes effect, and each attempt starts from the cluster's
+        real state."""
+        try:
+            with NativeMover.open(
+                ctx.config,
+                events=ctx.events,
+                persist=ctx.save_state,
+                pause_requested=ctx.pause_requested,
+                settings=self.settings(ctx),
+                step=self.name,
+            ) as executor:
+                yield executor
+        except KAFKA_IO_ERRORS as exc:
+            raise TemporaryError(
+                f"Step {self.name}: the cluster did not answer ({type(exc).__name__}: {exc}). Everything done so "
+                "far is recorded in the checkpoint; the next attempt reads where every partition is and carries on.",
+                delay=10.0,
+            ) from exc
 
     def plan(self, ctx: StepContext) -> list[Action]:
         plan = self.move_plan(ctx)
