@@ -158,6 +158,7 @@ class Executor:
         #: The gate's full read; the checks during the run refresh it from ZooKeeper alone.
         self._known: Inventory | None = None
         self._pausing: str | None = None
+        self._next_health = 0.0
 
     # ------------------------------------------------------------------------------ public
 
@@ -240,6 +241,8 @@ class Executor:
             stages=dict(sorted(counts.items())),
         )
         self._pausing = None
+        # Kept across batches: batches shorter than the interval would otherwise never check the cluster.
+        self._next_health = self._clock() + self.settings.safety_interval_seconds
         meter = RateMeter()
         failures: dict[str, str] = {}
         remaining = [i for i in range(len(batches)) if i not in run.done_batches]
@@ -357,7 +360,6 @@ class Executor:
         keys = [(m.topic, m.partition) for m in moves]
         brokers = {b for m in moves for b in (*run.before.get((m.topic, m.partition), (m.current, 0))[0], *m.target)}
         adding = sorted({b for m in moves for b in m.adding})
-        next_health = self._clock() + self.settings.safety_interval_seconds
         next_sizes = self._clock()
         last_marker, last_change = (-1, -1), self._clock()
         sizes: dict[tuple[str, int, int], int] = {}
@@ -381,9 +383,9 @@ class Executor:
                 snapshot = self._observe(keys)
                 stages = self._stages(moves, snapshot, memory)
                 problem = self._batch_problem(stages, snapshot, brokers)
-                if problem is None and self._clock() >= next_health:
+                if problem is None and self._clock() >= self._next_health:
                     problem = self._health()
-                    next_health = self._clock() + self.settings.safety_interval_seconds
+                    self._next_health = self._clock() + self.settings.safety_interval_seconds
                 if self._clock() >= next_sizes:
                     sizes.update(self._replica_sizes([b for b in adding if b in snapshot.live]))
                     next_sizes = self._clock() + self.settings.progress_interval_seconds
