@@ -20,7 +20,7 @@ pooled, the worst amplification):
 - makespan_over_bound: wall time over the throttle-bound lower bound, the busiest broker's bytes
   divided by the throttle (no schedule at that throttle can beat it);
 - p99_ratio: produce p99 (acks=all) during the native move over the p99 of an idle period before
-  any move (the same workload running, no move), from a warmed-up probe producer (a fresh producer's
+  any move (the same workload and the bytes sampler running, no move), from a warmed-up probe producer (a fresh producer's
   first sends wait for its producer id);
 - lost: acknowledged messages the workload never read back, over all runs.
 """
@@ -264,9 +264,10 @@ def one_round(config: MigrationConfig, probe: ProduceProbe, baseline_first: bool
     """An idle window, then one approach shifting 0-2 to 100-102 and the other shifting it back. Which
     goes first alternates: moving onto the brokers that lead the probe's topic costs more latency
     than moving off them, so each approach must take both directions equally often."""
-    with probe.window() as idle:
-        time.sleep(IDLE_SECONDS)
     out = shift_plan(config, dict(zip(OLD, NEW)))
+    # The sampler is the bench's instrument, not part of a move: it runs here too, on the same brokers.
+    with KafkaAdmin(config.cluster) as admin, CopySampler(admin, out), probe.window() as idle:
+        time.sleep(IDLE_SECONDS)
     first = measured(config, out, one_shot if baseline_first else native, probe)
     back = shift_plan(config, dict(zip(NEW, OLD)))
     second = measured(config, back, native if baseline_first else one_shot, probe)
