@@ -274,7 +274,7 @@ class Executor:
         meter: RateMeter,
         direction: str,
     ) -> dict[str, str]:
-        """One batch; the throttles the `following` batch needs as well stay set for it."""
+        """One batch; the rates of the brokers the `following` batch touches too stay set for it."""
         keys = [(m.topic, m.partition) for m in moves]
         snapshot = self._observe(keys)
         stages = self._stages(moves, snapshot, memory)
@@ -301,8 +301,8 @@ class Executor:
                 throttle_bytes_per_second=self.settings.throttle_bytes_per_second,
             )
             self._await_batch(plan, memory, run, index, active, meter, direction)
-        handover = None if self._pausing or not following else self._throttles_for(run, following)
-        leftovers = self._release(memory, keep=handover)
+        handover = frozenset() if self._pausing or not following else self._throttles_for(run, following).brokers
+        leftovers = self._release(memory, keep_rates=handover)
         if leftovers:
             self._emit("mover.throttles_left", batch=index + 1, leftovers=leftovers)
         failures = self._elect([k for k in keys if stages[k] is not Stage.GONE])
@@ -689,10 +689,10 @@ class Executor:
     def _writer(self, memory: MoverMemory) -> ThrottleWriter:
         return ThrottleWriter(self.admin, memory.throttles, memory.save)
 
-    def _release(self, memory: MoverMemory, keep: BatchThrottles | None = None) -> list[str]:
+    def _release(self, memory: MoverMemory, keep_rates: Collection[int] = ()) -> list[str]:
         if memory.throttles.empty:
             return []
-        leftovers = self._writer(memory).release(self.zk.broker_ids(), keep)
+        leftovers = self._writer(memory).release(self.zk.broker_ids(), keep_rates)
         self._emit("mover.throttles_removed", leftovers=leftovers)
         return leftovers
 

@@ -200,18 +200,6 @@ class ThrottleLedger:
     def forget_lists(self, topic: str) -> None:
         self.lists.pop(topic, None)
 
-    def surplus(self, topic: str, keep: BatchThrottles | None) -> dict[str, list[str]]:
-        """Our entries of `topic`'s lists that `keep` does not need, per list key."""
-        wanted = (keep.lists() if keep is not None else {}).get(topic, {})
-        surplus = {key: sorted(set(entries) - wanted.get(key, frozenset())) for key, entries in self.lists[topic].items()}
-        return {key: entries for key, entries in surplus.items() if entries}
-
-    def forget_entries(self, topic: str, removed: Mapping[str, Iterable[str]]) -> None:
-        left = {key: sorted(set(entries) - set(removed.get(key, ()))) for key, entries in self.lists[topic].items()}
-        self.lists[topic] = {key: entries for key, entries in left.items() if entries}
-        if not self.lists[topic]:
-            self.forget_lists(topic)
-
     @property
     def empty(self) -> bool:
         return not self.rates and not self.lists
@@ -312,25 +300,23 @@ class ThrottleWriter:
         self.ledger.confirm_rates(writes.rates)
         return writes
 
-    def release(self, live_brokers: Iterable[int] | None = None, keep: BatchThrottles | None = None) -> list[str]:
-        """Remove our throttles, except what `keep` (the next batch) needs; returns what could not be
-        removed (kept in the ledger). Keeping hands a broker's rate straight to the next batch instead
-        of deleting and setting it again; list entries only the finished batch needed go either way.
+    def release(self, live_brokers: Iterable[int] | None = None, keep_rates: Iterable[int] = ()) -> list[str]:
+        """Remove our throttles, except the rates of the brokers in `keep_rates` (the next batch's,
+        handed to it instead of deleted and set again); returns what could not be removed (kept in
+        the ledger). List entries always go: a partition moves in one batch only.
 
         Brokers known to be down are not asked (each request would wait for its timeout); their rates
         stay recorded, and a later sweep removes them once the broker is back.
         """
         live = None if live_brokers is None else set(live_brokers)
         leftovers: list[str] = []
-        surplus = {topic: doomed for topic in sorted(self.ledger.lists) if (doomed := self.ledger.surplus(topic, keep))}
-        topics = sorted(surplus)
-        calls = [partial(self._release_topic, t, surplus[t]) for t in topics]
-        for topic, error in zip(topics, self._all(calls)):
+        topics = sorted(self.ledger.lists)
+        for topic, error in zip(topics, self._all([partial(self._release_topic, t) for t in topics])):
             if error is None:
-                self.ledger.forget_entries(topic, surplus[topic])
+                self.ledger.forget_lists(topic)
             else:
                 leftovers.append(f"topic {topic} replica lists ({_reason(error)})")
-        kept = keep.brokers if keep is not None else frozenset()
+        kept = set(keep_rates)
         brokers = sorted(b for b in self.ledger.rates if b not in kept)
         reachable = [b for b in brokers if live is None or b in live]
         leftovers += [f"broker {b} rates (the broker is down)" for b in brokers if b not in reachable]
@@ -348,9 +334,10 @@ class ThrottleWriter:
         doomed = [key for key, value in sorted(ours.items()) if self.ledger.rate_still_ours(value, current.get(key))]
         self.admin.alter_broker_config(broker, delete=doomed)
 
-    def _release_topic(self, topic: str, doomed: dict[str, list[str]]) -> None:
+    def _release_topic(self, topic: str) -> None:
+        ours = self.ledger.lists[topic]
         try:
-            self.admin.alter_topic_config(topic, subtract=doomed)
+            self.admin.alter_topic_config(topic, subtract=ours)
         except KafkaException as exc:
             if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                 return  # the topic was deleted, and its configs with it
@@ -360,7 +347,7 @@ class ThrottleWriter:
         current = self.admin.topic_configs([topic]).get(topic, {})
         emptied = [
             key
-            for key in doomed
+            for key in ours
             if (entry := current.get(key)) is not None and not entry.is_default and not (entry.value or "").strip()
         ]
         if emptied:

@@ -155,7 +155,7 @@ def test_a_handover_keeps_the_next_batchs_rates_and_removes_the_rest():
     following = BatchThrottles.for_moves([("orders", 1, [1, 0], [1, 2])])
     admin.writes.clear()
 
-    assert writer.release(keep=following) == []
+    assert writer.release(keep_rates=following.brokers) == []
 
     # Broker 3 is not in the next batch: its rates go; brokers 0 and 2 keep theirs, not rewritten.
     # The finished batch's list entries go.
