@@ -1,7 +1,7 @@
 """A real Kafka cluster as local processes, for tests and the demo: ZooKeeper mode or KRaft.
 
     cluster = SandboxCluster(workdir, brokers=[BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c")])
-    cluster.up()            # ZooKeeper, the chroot, brokers; returns once all are registered + a controller
+    cluster.up()            # ZooKeeper, the chroot, brokers; returns once each serves metadata naming a controller
     ...
     cluster.down()
 
@@ -645,9 +645,9 @@ class SandboxCluster:
             ports = {port for _, _, port in configs.listeners(config) if port != 0}
             if not ports <= listening_ports(broker.pid):
                 return False
-            if not broker.kraft:
-                return self._zk_client().exists(f"{self.chroot}/brokers/ids/{broker.id}") is not None
-            if "broker" not in broker.roles:
+            if not broker.kraft and self._zk_client().exists(f"{self.chroot}/brokers/ids/{broker.id}") is None:
+                return False
+            if broker.kraft and "broker" not in broker.roles:
                 return True
             listener = configs.client_listener(config)
             if listener is None:  # only TLS/SASL listeners, which this client cannot use: listening must do
@@ -661,8 +661,10 @@ class SandboxCluster:
                 metadata = admins[address].list_topics(timeout=_METADATA_TIMEOUT)
             except KafkaException:
                 return False
-            # A KRaft broker lists the unfenced brokers only.
-            return broker.id in metadata.brokers
+            # A KRaft broker lists the unfenced brokers only. A ZooKeeper-mode broker lists brokers and
+            # names the controller once the controller has sent it metadata; until then a client that
+            # bootstraps through it (librdkafka) waits for a controller it does not look up again.
+            return broker.id in metadata.brokers and (broker.kraft or metadata.controller_id >= 0)
 
         names = ", ".join(str(b.id) for b in brokers)
         watched: list[SandboxProcess] = [*brokers]
