@@ -153,10 +153,9 @@ class Executor:
         self._step = step
         self._sleep = sleep
         self._clock = clock
-        self._min_isr: dict[str, int] = {}
-        self._default_min_isr = 1
-        #: The gate's full read; the checks during the run refresh it from ZooKeeper alone.
-        self._known: Inventory | None = None
+        #: The gate's full read (its min.insync.replicas judge the batch's partitions); the checks
+        #: during the run refresh it from ZooKeeper alone.
+        self._known = Inventory(cluster_id="", controller_id=None, brokers={}, topics={})
         self._pausing: str | None = None
         self._next_health = 0.0
 
@@ -530,7 +529,6 @@ class Executor:
                 delay=10.0,
             ) from exc
         self._known = inventory
-        self._remember_min_isr(inventory)
         ours = {r.key for r in inventory.reassignments if self._ours(r, memory)}
         foreign = [r for r in inventory.reassignments if r.key not in ours]
         if foreign:
@@ -544,25 +542,22 @@ class Executor:
         needs what only the brokers know, and asking every broker for every config and log dir each
         time would load the brokers the move already loads (min.insync.replicas changed during the run
         is seen at the next gate)."""
-        if self._known is None:
-            raise RuntimeError("the health check needs the gate's full read first")
         inventory = refresh_from_zookeeper(self.zk, self._known)
         report = evaluate_safety(self.config, inventory, (), RUN_CHECKS)
         return None if report.ok else " ".join(f"{c.name}: {c.detail}" for c in report.failures)
-
-    def _remember_min_isr(self, inventory: Inventory) -> None:
-        self._default_min_isr = inventory.default_min_insync_replicas
-        self._min_isr = {
-            name: topic.min_insync_replicas(inventory.default_min_insync_replicas)
-            for name, topic in inventory.topics.items()
-        }
 
     def _under_min_isr(self, snapshot: Snapshot) -> list[PartitionKey]:
         return sorted(
             key
             for key, observed in snapshot.partitions.items()
-            if observed is not None and len(observed.isr) < self._min_isr.get(key[0], self._default_min_isr)
+            if observed is not None and len(observed.isr) < self._min_isr(key[0])
         )
+
+    def _min_isr(self, topic: str) -> int:
+        """The topic's min.insync.replicas as the gate read it (the brokers' default for a newer topic)."""
+        default = self._known.default_min_insync_replicas
+        known = self._known.topics.get(topic)
+        return default if known is None else known.min_insync_replicas(default)
 
     @staticmethod
     def _ours(reassignment: Reassignment, memory: MoverMemory) -> bool:

@@ -75,7 +75,11 @@ def create_topic(
     `assignment` (replicas per partition) instead of `replication` places its replicas."""
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
     # confluent-kafka 2.x wants the partition count beside an assignment, not the replication factor.
-    topic = NewTopic(name, partitions, replica_assignment=assignment) if assignment else NewTopic(name, partitions, replication)
+    topic = (
+        NewTopic(name, partitions, replica_assignment=assignment)
+        if assignment
+        else NewTopic(name, partitions, replication)
+    )
     admin.create_topics([topic], operation_timeout=30)[name].result()
     wait_for(
         lambda: (t := admin.list_topics(name, timeout=10).topics.get(name)) is not None
