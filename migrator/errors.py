@@ -1,4 +1,6 @@
-"""Error kinds shared by every layer; the CLI maps each to its exit code.
+"""Error kinds shared by every layer; the CLI maps each to its exit code, decided here once:
+
+    0 done, 1 failed, 2 bad input (nothing changed), 3 paused on a safety gate, 4 paused by the operator.
 
 Like kopf's handler errors, a failure says how to retry by its type: the engine, not each step,
 owns retry and backoff.
@@ -23,6 +25,13 @@ class SafetyGateError(MigratorError):
     """A safety invariant is broken: the run paused instead of pushing on."""
 
     exit_code = 3
+
+
+class OperatorPause(MigratorError):
+    """The operator asked for a pause (`migrator pause`) and the run stopped cleanly; `migrator resume`
+    carries on. Its own exit code, so a script can tell a requested stop from a broken invariant."""
+
+    exit_code = 4
 
 
 class TemporaryError(MigratorError):

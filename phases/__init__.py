@@ -30,8 +30,3 @@ def build_phase(name: str, config: MigrationConfig) -> Phase:
             "Run `migrator plan` to see each one's steps."
         )
     return importlib.import_module(PHASES[name]).build(config)
-
-
-def earlier_phases(name: str) -> list[str]:
-    names = phase_names()
-    return names[: names.index(name)]

@@ -42,6 +42,7 @@ from migrator.cluster.safety import (
     UNDER_MIN_ISR,
     UNDER_REPLICATED,
     evaluate_safety,
+    safety_gate,
 )
 from migrator.config import MigrationConfig
 from migrator.dns.config import DnsConfig
@@ -340,11 +341,11 @@ class ShiftResources:
         return {int(b): h for b, h in recorded.items()} if recorded else None
 
     def shift_ready(self, ctx: StepContext) -> Verdict:
-        """Entry gate. A foreign reassignment or an invalid shift is bad input (exit 2, nothing changed);
-        an unhealthy cluster is a failed verdict (a safety gate)."""
+        """Entry gate. An invalid shift is bad input (exit 2, nothing changed); a foreign reassignment
+        or an unhealthy cluster is a failed verdict (a safety gate, exit 3)."""
         inventory = self.read_inventory()
         if inventory.reassignments:
-            raise BadInput(_foreign_message(self.config, inventory))
+            return Verdict.failed(_foreign_message(self.config, inventory))
         shift = plan_shift(self.config, inventory)
         check_bootstrap(self.config, shift)
         self.platform.preflight(shift.new_brokers())
@@ -661,16 +662,19 @@ def build(
     resources = resources or ShiftResources(config)
     if dns is None and config.dns is not None:
         dns = DnsFacadeResources(config)
+    move = MoveReplicasToNewBrokers(resources)
     return Phase(
         name=PHASE,
         steps=[
             ProvisionNewBrokers(resources),
-            MoveReplicasToNewBrokers(resources),
+            move,
             ElectLeaders(resources),
             RepointFacadeToNewBrokers(dns, resources) if dns is not None else NoFacade(),
             RetireOldBrokers(resources),
         ],
         preconditions=[resources.shift_ready],
+        gate=safety_gate(config, ours=move.moving),
+        gate_interval=resources.movement.safety_interval_seconds,
         skip_reason=resources.skip_reason(),
     )
 

@@ -44,7 +44,7 @@ from migrator.cluster.replication_probe import (
     shared_endpoints,
     unreachable,
 )
-from migrator.cluster.safety import safety_precondition
+from migrator.cluster.safety import safety_gate
 from migrator.config import ClusterConfig, MigrationConfig
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
@@ -630,7 +630,8 @@ def build(config: MigrationConfig, resources: JoinResources | None = None) -> Ph
             ProbeReplication(resources),
             DeleteProbeTopic(resources),
         ],
-        preconditions=[safety_precondition(config), resources.ready],
+        preconditions=[resources.ready],
+        gate=safety_gate(config),
     )
 
 

@@ -107,6 +107,6 @@ def scan_command(
                 where = f"patch {patch.path}" if patch.path else "in place"
                 err_console.print(f"{patch.root}: {len(patch.files)} file(s) rewritten ({where})", highlight=False)
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     rows = [f.to_json() | ({"patch": str(patch_of[f.path.resolve()])} if f.path.resolve() in patch_of else {}) for f in findings]
     emit(rows, output, _table(findings))

@@ -27,7 +27,7 @@ def demo(
             on_progress=lambda line: err_console.print(f"[dim]demo[/] {line}", highlight=False),
         )
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     table = Table(title="Demo: what the clients saw", show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")

@@ -26,7 +26,7 @@ def inventory(
     try:
         found = read_inventory(load_config(config))
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     emit(found.to_dict(), output, render(found))
 
 

@@ -13,9 +13,9 @@ from migrator.cli.output import OutputFormat, OutputOption, emit, err_console, f
 from migrator.config import load_config
 from migrator.engine.checkpoint import PhaseRecord, PhaseStatus
 from migrator.engine.events import Event
-from migrator.engine.machine import CONFIRM_FLAG, UNTIL_FLAG, PhasePlan
+from migrator.engine.machine import CONFIRM_FLAG, PAUSE_REQUESTED, UNTIL_FLAG, PhasePlan
 from migrator.engine.step import Action
-from migrator.errors import BadInput, MigratorError
+from migrator.errors import BadInput, MigratorError, OperatorPause
 from migrator.session import Session
 from phases import phase_names
 
@@ -78,9 +78,24 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 def _finish(record: PhaseRecord, output: OutputFormat) -> None:
-    # A safety gate raises SafetyGateError (exit 3); a phase that comes back paused was paused on request.
-    note = f" ({record.pause_reason})" if record.pause_reason else ""
-    emit(record.model_dump(mode="json"), output, f"phase {record.name}: {record.status.value}{note}")
+    _finish_all([record], output)
+
+
+def _finish_all(records: list[PhaseRecord], output: OutputFormat) -> None:
+    """Print each phase's outcome; a run that stopped on the operator's `migrator pause` exits with
+    OperatorPause's code (a safety gate raised SafetyGateError, exit 3, before getting here)."""
+    if not records:
+        emit({"phases": []}, output, "Nothing to do: no phase needs it.")
+        return
+    lines = []
+    for record in records:
+        note = f" ({record.pause_reason})" if record.pause_reason else ""
+        lines.append(f"phase {record.name}: {record.status.value}{note}")
+    data = records[0].model_dump(mode="json") if len(records) == 1 else {"phases": [r.model_dump(mode="json") for r in records]}
+    emit(data, output, "\n".join(lines))
+    last = records[-1]
+    if last.status is PhaseStatus.PAUSED and last.pause_reason and last.pause_reason.startswith(PAUSE_REQUESTED):
+        raise typer.Exit(code=OperatorPause.exit_code)
 
 
 def plan(
@@ -101,7 +116,7 @@ def plan(
                     raise
                 unavailable[name] = str(error)
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     data = {"phases": [p.to_dict() for p in plans], "not_planned": unavailable}
     table = _plan_table(plans)
     for name, why in unavailable.items():
@@ -133,7 +148,7 @@ def run(
         _confirm(f"Run phase {phase} against {session.config.cluster.zookeeper_connect}?", yes)
         record = session.machine.run(target, session.context(), confirm=confirm_irreversible or (), until=until)
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     _finish(record, output)
 
 
@@ -144,40 +159,51 @@ def resume(
     break_stale_lock: bool = BreakStaleOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Carry on with the phase a crash, a kill or a pause left unfinished (verifying before re-applying)."""
+    """Carry on with what a crash, a kill or a pause interrupted (a run or a rollback), verifying first."""
     try:
         session = _session(config, break_stale_lock)
-        left = session.unfinished()
-        if left is None:
+        choice = session.unfinished()
+        if choice is None:
             emit({"resumed": None}, output, "Nothing to resume: no phase is unfinished. `migrator status` shows where the migration stands.")
             return
-        target = session.phase(left.name)
-        _confirm(f"Resume phase {left.name} ({left.status.value})?", yes)
-        if left.status is PhaseStatus.ROLLING_BACK:
-            record = session.machine.rollback(target, session.context())
+        direction = "rollback" if choice.rolling_back else "run"
+        err_console.print(f"Resuming the {direction} of phase {choice.phase}: {choice.why}.", highlight=False)
+        _confirm(f"Resume the {direction} of phase {choice.phase}?", yes)
+        if choice.rolling_back:
+            records = session.rollback_to(choice.rollback_to or choice.phase)
         else:
-            record = session.machine.run(target, session.context(), confirm=confirm_irreversible or ())
+            target = session.phase(choice.phase)
+            records = [session.machine.run(target, session.context(), confirm=confirm_irreversible or ())]
     except MigratorError as error:
-        raise fail(error) from None
-    _finish(record, output)
+        raise fail(error, output) from None
+    _finish_all(records, output)
 
 
 def rollback(
-    phase: str = typer.Argument(..., help="the phase to roll back"),
+    phase: str = typer.Argument(None, help="the phase to roll back (every later phase must be rolled back first)"),
+    to: str = typer.Option(None, "--to", help="roll back every phase from the newest down to this one"),
     config: Path = ConfigOption,
     yes: bool = YesOption,
     break_stale_lock: bool = BreakStaleOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Undo the phase's steps, newest first, from the snapshots taken before each was applied."""
+    """Undo a phase's steps, newest first, from the snapshots taken before each was applied; with
+    --to, undo every later phase first, newest first."""
     try:
+        if (phase is None) == (to is None):
+            raise BadInput(
+                "Name the phase to roll back (`migrator rollback PHASE`) or the phase to walk back to "
+                "(`migrator rollback --to PHASE`), not both and not neither. Nothing was changed."
+            )
         session = _session(config, break_stale_lock)
-        target = session.phase(phase)
-        _confirm(f"Roll back phase {phase}?", yes)
-        record = session.machine.rollback(target, session.context())
+        if phase is not None:
+            session.require_rollback_order(phase)
+        path = session.rollback_path(to or phase)
+        _confirm(f"Roll back phase(s) {', '.join(path) or (to or phase)}, in this order?", yes)
+        records = session.rollback_to(to or phase)
     except MigratorError as error:
-        raise fail(error) from None
-    _finish(record, output)
+        raise fail(error, output) from None
+    _finish_all(records, output)
 
 
 def pause(
@@ -189,7 +215,7 @@ def pause(
     try:
         holder = _session(config).machine.request_pause(reason)
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     who = f"the run held by {holder.describe()} will pause" if holder else "no run holds the lock; the request is recorded"
     emit({"pause_requested": True, "holder": holder.to_dict() if holder else None}, output, f"Pause requested: {who}.")
 
@@ -199,7 +225,7 @@ def status(config: Path = ConfigOption, output: OutputFormat = OutputOption) -> 
     try:
         current = _session(config).status()
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     table = Table(title=f"Migration {current.migration_id}")
     for column in ("phase", "status", "steps", "note"):
         table.add_column(column)

@@ -38,8 +38,12 @@ def emit(data: Any, output: OutputFormat, table: RenderableType | None = None) -
         console.print_json(json.dumps(data, default=str))
 
 
-def fail(error: MigratorError) -> "typer.Exit":
-    """Print the error paragraph and return the Exit carrying its code (0 done, 1 failed, 2 bad input,
-    3 paused on a safety gate)."""
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+def fail(error: MigratorError, output: OutputFormat = OutputFormat.table) -> "typer.Exit":
+    """Print the error paragraph and return the Exit carrying its code (see migrator.errors: 1 failed,
+    2 bad input, 3 paused on a safety gate, 4 paused by the operator). With --output json or yaml the
+    error is an object on stdout, {"error": {"message", "exit_code", "kind"}}, so a script can parse it."""
+    if output is OutputFormat.table:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    else:
+        emit({"error": {"message": str(error), "exit_code": error.exit_code, "kind": type(error).__name__}}, output)
     return typer.Exit(code=error.exit_code)

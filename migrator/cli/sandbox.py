@@ -42,7 +42,7 @@ def up(
         cluster.up()
         config = cluster.write_migration_config(cluster.workdir / "migration.yaml")
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     details = _details(cluster)
     details["config"] = str(config)
     table = _table(cluster, title=f"Sandbox up: cluster {cluster.cluster_id}")
@@ -60,7 +60,7 @@ def status(workdir: Path = DirOption, output: OutputFormat = OutputOption) -> No
     try:
         cluster = SandboxCluster.load(workdir)
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     emit(_details(cluster), output, _table(cluster, title=f"Sandbox in {cluster.workdir}"))
 
 
@@ -75,7 +75,7 @@ def down(
         cluster = SandboxCluster.load(workdir)
         cluster.down()
     except MigratorError as error:
-        raise fail(error) from None
+        raise fail(error, output) from None
     details = _details(cluster)
     if purge:
         shutil.rmtree(cluster.workdir)

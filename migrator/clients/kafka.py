@@ -18,6 +18,7 @@ from confluent_kafka import ElectionType, KafkaError, KafkaException, TopicParti
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
+    ClusterMetadata,
     ConfigEntry,
     ConfigResource,
     ConfigSource,
@@ -215,6 +216,13 @@ class KafkaAdmin:
     def cluster_id(self) -> str:
         with self._errors():
             return self.confluent.list_topics(timeout=self._timeout).cluster_id
+
+    @_transient
+    def metadata(self) -> ClusterMetadata:
+        """The brokers' view of the cluster: cluster id, controller, live brokers, every partition's
+        replicas, leader and ISR. Works in ZooKeeper and KRaft mode alike."""
+        with self._errors():
+            return self.confluent.list_topics(timeout=self._timeout)
 
     @_transient
     def list_topics(self) -> list[str]:

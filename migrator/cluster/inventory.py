@@ -87,7 +87,7 @@ def collect_inventory(zk: ZooKeeper, admin: KafkaAdmin, cluster: ClusterConfig) 
         topics=topics,
         reassignments=in_flight,
         throttles=throttles_from_configs(broker_configs, topic_configs),
-        default_min_insync_replicas=_broker_min_isr(broker_configs),
+        default_min_insync_replicas=broker_min_isr(broker_configs),
         zk_migration=migration,
     )
 
@@ -163,7 +163,7 @@ def legacy_reassignments(request: JSON | None, known: set[tuple[str, int]]) -> l
     ]
 
 
-def _broker_min_isr(broker_configs: dict[int, dict[str, ConfigValue]]) -> int:
+def broker_min_isr(broker_configs: dict[int, dict[str, ConfigValue]]) -> int:
     for configs in broker_configs.values():
         if (entry := configs.get(MIN_INSYNC_REPLICAS)) is not None and entry.value:
             return int(entry.value)

@@ -1,8 +1,11 @@
 """Safety invariants checked before every step: a broken one pauses the run, never pushes on.
 
 `evaluate_safety` judges an Inventory (pure); `check_safety` reads the cluster first; and
-`safety_precondition` wraps the same checks as an engine Precondition so a phase can list them.
+`safety_gate` wraps the same checks (plus the canary, when one runs) as the engine's Gate, which the
+machine asks before every step, on every resume and at a bounded interval while a step runs.
 A cluster that is not the configured one is not a safety gate but bad input: that raises BadInput.
+Partitions the migrator itself is moving (`ours`) are neither foreign reassignments nor counted as
+under-replicated: catching up is what they are meant to do.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import asdict, dataclass
 from migrator.cluster.inventory import ensure_cluster_id, read_inventory
 from migrator.cluster.model import Inventory, PartitionKey, PartitionState, Reassignment
 from migrator.config import MigrationConfig
-from migrator.engine.phase import Precondition
+from migrator.engine.phase import Gate
 from migrator.engine.step import StepContext, Verdict
 from migrator.errors import BadInput, SafetyGateError
 
@@ -23,7 +26,13 @@ OFFLINE = "offline_partitions"
 UNDER_REPLICATED = "under_replicated_partitions"
 UNDER_MIN_ISR = "under_min_isr_partitions"
 FOREIGN_REASSIGNMENTS = "foreign_reassignments"
+CANARY = "canary"
 ALL_CHECKS = (CLUSTER_ID, CONTROLLER, OFFLINE, UNDER_REPLICATED, UNDER_MIN_ISR, FOREIGN_REASSIGNMENTS)
+
+#: Reads the cluster into an Inventory: through ZooKeeper (read_inventory) or the brokers alone.
+Reader = Callable[[MigrationConfig], Inventory]
+#: The canary's verdict on the cluster: None when healthy, else why not.
+CanaryProbe = Callable[[], str | None]
 
 #: How many partitions a detail names before it says "and N more".
 _SHOWN = 10
@@ -87,24 +96,38 @@ def evaluate_safety(
 
 
 def check_safety(
-    config: MigrationConfig, ours: Iterable[PartitionKey] = (), checks: Iterable[str] = ALL_CHECKS
+    config: MigrationConfig,
+    ours: Iterable[PartitionKey] = (),
+    checks: Iterable[str] = ALL_CHECKS,
+    read: Reader = read_inventory,
 ) -> SafetyReport:
     """Read the cluster and judge it."""
-    return evaluate_safety(config, read_inventory(config), ours, checks)
+    return evaluate_safety(config, read(config), ours, checks)
 
 
-def safety_precondition(config: MigrationConfig, ours: Ours = (), checks: Iterable[str] = ALL_CHECKS) -> Precondition:
-    """The checks as one engine Precondition (one cluster read however many checks run). `ours` may be
-    a function of the step context, e.g. reading the batch the mover recorded in ctx.state."""
+def safety_gate(
+    config: MigrationConfig,
+    ours: Ours = (),
+    checks: Iterable[str] = ALL_CHECKS,
+    read: Reader = read_inventory,
+    canary: CanaryProbe | None = None,
+) -> Gate:
+    """The checks as the engine's Gate (one cluster read however many checks run). `ours` may be a
+    function of the step context, e.g. the partitions the mover recorded in ctx.state; `canary`, when
+    given, adds its verdict."""
     wanted = tuple(checks)
 
-    def precondition(ctx: StepContext) -> Verdict:
+    def gate(ctx: StepContext) -> Verdict:
         mine = ours(ctx) if callable(ours) else ours
-        report = check_safety(config, mine, wanted)
+        report = check_safety(config, mine, wanted, read)
+        if canary is not None:
+            problem = canary()
+            detail = problem or "produce and consume round trips succeed"
+            report = SafetyReport(report.cluster_id, (*report.checks, CheckResult(CANARY, problem is None, detail)))
         return Verdict.ok(report.paragraph()) if report.ok else Verdict.failed(report.paragraph())
 
-    precondition.__name__ = f"safety[{','.join(wanted)}]"
-    return precondition
+    gate.__name__ = f"safety[{','.join(wanted)}{',canary' if canary else ''}]"
+    return gate
 
 
 def _cluster_id(config: MigrationConfig, inventory: Inventory, ours: set[PartitionKey]) -> CheckResult:
@@ -141,7 +164,7 @@ def _under_replicated(config: MigrationConfig, inventory: Inventory, ours: set[P
     return _within(
         UNDER_REPLICATED,
         "under-replicated",
-        inventory.under_replicated,
+        [p for p in inventory.under_replicated if p.key not in ours],
         config.safety.max_under_replicated_partitions,
         "max_under_replicated_partitions",
     )

@@ -176,6 +176,9 @@ class Checkpoint(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     phases: dict[str, PhaseRecord] = Field(default_factory=dict)
+    #: A rollback of several phases in progress, down to (and including) this phase: what a resume
+    #: after a kill carries on with. None when no such walk is under way.
+    rollback_to: str | None = None
 
     def check_owner(self, migration_id: str, location: str) -> None:
         if self.migration_id != migration_id:

@@ -1,4 +1,4 @@
-"""An in-process event bus: the machine publishes, the CLI and the metrics exporter subscribe."""
+"""An in-process event bus: the machine and long steps publish, the CLI subscribes (progress lines and bars)."""
 
 from __future__ import annotations
 

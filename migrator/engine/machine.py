@@ -32,11 +32,13 @@ from migrator.engine.checkpoint import (
 from migrator.engine.lock import LockInfo
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
-from migrator.errors import BadInput, MigratorError, PermanentError, SafetyGateError, TemporaryError
+from migrator.errors import BadInput, MigratorError, OperatorPause, PermanentError, SafetyGateError, TemporaryError
 
 #: CLI flags named in error messages, so the CLI and the advice it prints cannot drift apart.
 CONFIRM_FLAG = "--confirm-irreversible"
 UNTIL_FLAG = "--until"
+#: How a pause reason starts when the operator asked for the pause (the CLI exits with OperatorPause's code).
+PAUSE_REQUESTED = "pause requested by"
 
 T = TypeVar("T")
 
@@ -117,7 +119,9 @@ class _Session:
     true, so the journal never claims a transition the checkpoint does not hold.
     """
 
-    def __init__(self, store: CheckpointStore, loaded: Versioned, phase: Phase, ctx: StepContext) -> None:
+    def __init__(
+        self, store: CheckpointStore, loaded: Versioned, phase: Phase, ctx: StepContext, machine: "Machine | None" = None
+    ) -> None:
         self.store = store
         self.checkpoint = loaded.checkpoint
         self.version = loaded.version
@@ -129,10 +133,30 @@ class _Session:
         self._journal: list[JournalEntry] = []
         ctx.save_state = self.commit
         ctx.pause_requested = self._pause_requested
+        self.gate = phase.gate
+        self.gate_interval = phase.gate_interval
+        self._monotonic = machine._monotonic if machine else time.monotonic
+        self._gate_due = 0.0
+        self._gate_last: str | None = None
+        ctx.gate_problem = self.gate_problem
 
     def _pause_requested(self) -> str | None:
         request = self.store.pause_request()
-        return None if request is None else f"pause requested by {request.user}@{request.host}: {request.reason}"
+        return None if request is None else f"{PAUSE_REQUESTED} {request.user}@{request.host}: {request.reason}"
+
+    def gate_problem(self, force: bool = False) -> str | None:
+        """Why the phase's safety gate is closed now (None when it is open or the phase has none).
+
+        Long steps poll this; the gate itself is asked at most once per `gate_interval` (the last
+        answer stands in between), so polling costs nothing between reads."""
+        if self.gate is None:
+            return None
+        now = self._monotonic()
+        if force or now >= self._gate_due:
+            verdict = self.gate(self.ctx)
+            self._gate_last = None if verdict.done else verdict.reason
+            self._gate_due = now + self.gate_interval
+        return self._gate_last
 
     @property
     def phase(self) -> str:
@@ -202,7 +226,7 @@ class Machine:
 
         Writes nothing; steps not yet done are asked for their plan with the recorded state.
         """
-        session = _Session(self.store, self._load(), phase, ctx)
+        session = _Session(self.store, self._load(), phase, ctx, self)
         record = session.record
         steps = []
         for step in phase.steps:
@@ -232,6 +256,20 @@ class Machine:
         self.store.request_pause(PauseRequest.now(reason))
         return self.store.lock_holder()
 
+    def record_rollback_target(self, phase: str | None) -> None:
+        """Record (or, with None, clear) the phase a multi-phase rollback walks down to, so a resume after
+        a kill carries on with the same walk."""
+        with self.store.locked(break_stale=self.break_stale_lock):
+            loaded = self._load()
+            if loaded.checkpoint.rollback_to == phase:
+                return
+            loaded.checkpoint.rollback_to = phase
+            loaded.checkpoint.updated_at = utcnow()
+            self.store.save(loaded.checkpoint, expected_version=loaded.version)
+            self.store.append_journal(
+                JournalEntry.now("rollback.target", migration_id=self.migration_id, phase=phase)
+            )
+
     # ------------------------------------------------------------------------------------- run
 
     def run(
@@ -250,7 +288,7 @@ class Machine:
         """
         targets = phase.steps[: self._until_index(phase, until) + 1]
         with self.store.locked(break_stale=self.break_stale_lock):
-            session = _Session(self.store, self._load(), phase, ctx)
+            session = _Session(self.store, self._load(), phase, ctx, self)
             record = session.record
             if phase.skip_reason is not None:
                 self._skip(session, phase.skip_reason)
@@ -265,6 +303,7 @@ class Machine:
                     continue
                 if self._pause_if_requested(session):
                     return record.model_copy(deep=True)
+                self._check_gate(session, step, "before the step", force=True)
                 if not self._drive(session, step, index, len(phase.steps)):
                     return record.model_copy(deep=True)
 
@@ -380,6 +419,7 @@ class Machine:
             )
             if self._pause_if_requested(session):
                 return False
+            self._check_gate(session, step, "while the step ran")
             self._sleep(min(verdict.retry_after, remaining))
 
     def _record_verdict(self, session: _Session, record: StepRecord, verdict: Verdict) -> None:
@@ -405,7 +445,7 @@ class Machine:
         Refused (BadInput, nothing changed) once the phase has entered an irreversible step.
         """
         with self.store.locked(break_stale=self.break_stale_lock):
-            session = _Session(self.store, self._load(), phase, ctx)
+            session = _Session(self.store, self._load(), phase, ctx, self)
             record = session.record
             undo = [s for s in reversed(phase.steps) if record.step(s.name).status in UNDOABLE]
             if not undo and record.status is not PhaseStatus.ROLLING_BACK:
@@ -530,12 +570,29 @@ class Machine:
         session.ctx.events.emit("phase.skipped", record.name, reason=reason)
 
     def _pause_if_requested(self, session: _Session) -> bool:
-        request = self.store.pause_request()
-        if request is None:
+        reason = session._pause_requested()
+        if reason is None:
             return False
-        self._pause(session, f"pause requested by {request.user}@{request.host}: {request.reason}")
+        self._pause(session, reason)
         self.store.clear_pause()
         return True
+
+    def _check_gate(self, session: _Session, step: Step, when: str, force: bool = False) -> None:
+        """Ask the phase's safety gate (before every step, resumed ones too, and at its interval while a
+        step waits); a closed gate pauses the phase with the reason and raises SafetyGateError."""
+        problem = self._retry(
+            lambda: session.gate_problem(force=force),
+            lambda exc, n: session.ctx.events.emit("gate.retrying", session.phase, step.name, error=str(exc)),
+        )
+        if problem is None:
+            return
+        reason = f"safety gate {when} {step.name}: {problem}"
+        self._pause(session, reason)
+        session.ctx.events.emit("gate.closed", session.phase, step.name, reason=problem)
+        raise SafetyGateError(
+            f"Phase {session.phase} paused {when} {step.name}: {problem} Nothing further was changed; "
+            "`migrator resume` checks the gate again and carries on once it holds."
+        )
 
     def _pause(self, session: _Session, reason: str) -> None:
         session.phase_to(PhaseStatus.PAUSED, reason=reason)
@@ -563,6 +620,10 @@ class Machine:
         except SafetyGateError as exc:
             # A broken invariant pauses the run; the step's status stays what it was (resume verifies it).
             self._pause(session, f"safety gate at step {step.name} ({what}): {exc}")
+            raise
+        except OperatorPause as exc:
+            self._pause(session, f"{PAUSE_REQUESTED} the operator, honoured by step {step.name} ({what}): {exc}")
+            self.store.clear_pause()
             raise
         except Exception as exc:
             self._fail(session, step, exc, what)

@@ -1,4 +1,4 @@
-"""A Phase: an ordered list of steps behind entry preconditions."""
+"""A Phase: an ordered list of steps behind entry preconditions and a safety gate."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from migrator.engine.step import Step, StepContext, Verdict
 #: A precondition reads the real system and answers with a Verdict; a failed one stops the phase
 #: before any step runs.
 Precondition = Callable[[StepContext], Verdict]
+#: A safety gate answers the same way, but the machine asks it before EVERY step (resumed ones too)
+#: and, at most every `gate_interval` seconds, while a step waits or polls `StepContext.gate_problem`:
+#: a closed gate pauses the phase with its reason, never pushes on.
+Gate = Callable[[StepContext], Verdict]
 
 
 @dataclass
@@ -19,6 +23,9 @@ class Phase:
     preconditions: list[Precondition] = field(default_factory=list)
     #: When set, the planner decided the phase is unnecessary; the text says why (and what it saves).
     skip_reason: str | None = None
+    gate: Gate | None = None
+    #: The longest a running step goes without the gate being asked again (seconds).
+    gate_interval: float = 30.0
 
     def step(self, name: str) -> Step:
         for step in self.steps:

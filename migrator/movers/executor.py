@@ -51,7 +51,7 @@ from migrator.cluster.throttles import read_throttles
 from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
 from migrator.engine.step import JSON, Verdict
-from migrator.errors import BadInput, PermanentError, SafetyGateError, TemporaryError
+from migrator.errors import MigratorError, OperatorPause, PermanentError, SafetyGateError, TemporaryError
 from migrator.movers.batching import assign_batches
 from migrator.movers.memory import MoverMemory, PartitionKey, Replicas, RunMemory
 from migrator.movers.plan import MovePlan, PartitionMove
@@ -71,7 +71,7 @@ _FINISHED = (Stage.DONE, Stage.GONE)
 _SHOWN = 10
 
 
-class MovePaused(SafetyGateError):
+class MovePaused(OperatorPause):
     """The operator asked the move to pause; it stopped cleanly and resumes from the checkpoint."""
 
 
@@ -136,6 +136,7 @@ class Executor:
         events: EventBus,
         persist: Callable[[], None],
         pause_requested: Callable[[], str | None] = lambda: None,
+        gate_problem: Callable[[], str | None] = lambda: None,
         settings: MovementConfig | None = None,
         phase: str | None = None,
         step: str | None = None,
@@ -149,6 +150,8 @@ class Executor:
         self._events = events
         self._persist = persist
         self._pause_requested = pause_requested
+        # The phase's safety gate (canary included), asked at the machine's own interval.
+        self._gate_problem = gate_problem
         self._phase = phase
         self._step = step
         self._sleep = sleep
@@ -162,8 +165,9 @@ class Executor:
     # ------------------------------------------------------------------------------ public
 
     def run(self, plan: MovePlan, state: JSON) -> MoveReport:
-        """Run (or resume) `plan`. Returns when every batch is done; raises MovePaused /
-        SafetyGateError when it paused, BadInput when it refused to start (nothing changed)."""
+        """Run (or resume) `plan`. Returns when every batch is done; raises MovePaused when
+        the operator paused it, SafetyGateError when a safety invariant (a foreign reassignment among
+        them) stopped it or kept it from starting."""
         memory = MoverMemory.bind(state, self._persist)
         self._gate(memory)
         if memory.forward.status == "reversed":
@@ -385,6 +389,7 @@ class Executor:
                 if problem is None and self._clock() >= self._next_health:
                     problem = self._health()
                     self._next_health = self._clock() + self.settings.safety_interval_seconds
+                problem = problem or self._gate_problem()
                 if self._clock() >= next_sizes:
                     sizes.update(self._replica_sizes([b for b in adding if b in snapshot.live]))
                     next_sizes = self._clock() + self.settings.progress_interval_seconds
@@ -432,7 +437,7 @@ class Executor:
         run: RunMemory,
         keys: Sequence[PartitionKey],
         reason: str,
-        kind: type[SafetyGateError],
+        kind: type[MigratorError],
     ) -> None:
         """Stop now: cancel our moves in flight, remove our throttles, record and raise why."""
         cancelled, reverting = self._cancel(memory, keys)
@@ -443,7 +448,7 @@ class Executor:
         memory: MoverMemory,
         run: RunMemory,
         reason: str,
-        kind: type[SafetyGateError],
+        kind: type[MigratorError],
         cancelled: list[PartitionKey],
         reverting: list[PartitionKey],
     ) -> None:
@@ -518,7 +523,7 @@ class Executor:
     # --------------------------------------------------------------------------- checks
 
     def _gate(self, memory: MoverMemory) -> None:
-        """Refuse to start (nothing changed) on a foreign reassignment in flight or an unhealthy cluster."""
+        """Refuse to start (nothing changed, a safety gate) on a foreign reassignment in flight or an unhealthy cluster."""
         try:
             inventory = collect_inventory(self.zk, self.admin, self.config.cluster)
         except KAFKA_IO_ERRORS as exc:
@@ -532,7 +537,7 @@ class Executor:
         ours = {r.key for r in inventory.reassignments if self._ours(r, memory)}
         foreign = [r for r in inventory.reassignments if r.key not in ours]
         if foreign:
-            raise BadInput(self._foreign_message(foreign))
+            raise SafetyGateError(self._foreign_message(foreign))
         report = evaluate_safety(self.config, inventory, ours, START_CHECKS)
         if not report.ok:
             raise SafetyGateError(f"The replica move cannot start. {report.paragraph()}")
@@ -587,7 +592,7 @@ class Executor:
         foreign = sorted(k for k, s in stages.items() if s is Stage.FOREIGN)
         if foreign:
             listed = [(key, snapshot.in_flight[key]) for key in foreign]
-            raise BadInput(
+            raise SafetyGateError(
                 self._foreign_message([Reassignment(t, p, r.replicas, r.adding, r.removing) for (t, p), r in listed])
             )
 

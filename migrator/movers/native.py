@@ -16,12 +16,13 @@ from typing import ClassVar
 
 from migrator.clients.kafka import KafkaAdmin
 from migrator.clients.zk import ZooKeeper
-from migrator.cluster.model import Inventory
+from migrator.cluster.model import Inventory, PartitionKey
 from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import MigratorError, TemporaryError
 from migrator.movers.executor import Executor
+from migrator.movers.memory import MoverMemory
 from migrator.movers.plan import MovePlan, PlannerCluster
 from migrator.movers.planner import planner_cluster
 from migrator.movers.settings import MovementConfig
@@ -47,6 +48,7 @@ class NativeMover:
         events: EventBus,
         persist: Callable[[], None],
         pause_requested: Callable[[], str | None] = lambda: None,
+        gate_problem: Callable[[], str | None] = lambda: None,
         settings: MovementConfig | None = None,
         phase: str | None = None,
         step: str | None = None,
@@ -60,6 +62,7 @@ class NativeMover:
                 events=events,
                 persist=persist,
                 pause_requested=pause_requested,
+                gate_problem=gate_problem,
                 settings=settings,
                 phase=phase,
                 step=step,
@@ -87,6 +90,12 @@ class MoveReplicas(Step):
     def memory(self, ctx: StepContext) -> JSON:
         return ctx.state.setdefault(self.memory_key, {})
 
+    def moving(self, ctx: StepContext) -> set[PartitionKey]:
+        """The partitions this step has submitted reassignments for (forward or reverse): for the
+        safety gate, neither foreign nor unexpectedly under-replicated."""
+        memory = MoverMemory.bind(dict(ctx.state.get(self.memory_key) or {}), lambda: None)
+        return {key for run in (memory.forward, memory.reverse) if run is not None for key in run.submitted}
+
     def settings(self, ctx: StepContext) -> MovementConfig:
         """How fast and how much at once; a phase with a movement section of its own overrides this."""
         return ctx.config.movement or MovementConfig()
@@ -103,6 +112,7 @@ class MoveReplicas(Step):
                 events=ctx.events,
                 persist=ctx.save_state,
                 pause_requested=ctx.pause_requested,
+                gate_problem=ctx.gate_problem,
                 settings=self.settings(ctx),
                 step=self.name,
             ) as executor:

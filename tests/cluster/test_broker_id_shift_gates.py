@@ -33,7 +33,7 @@ def _invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, " ".join(result.stderr.split())
 
 
-def test_a_reassignment_someone_else_started_makes_run_refuse_with_exit_2(
+def test_a_reassignment_someone_else_started_is_a_safety_gate_exit_3(
     sandbox: SandboxCluster, bind_primary: DnsServer, tmp_path: Path  # noqa: F811
 ) -> None:
     path = write_config(sandbox, bind_primary, tmp_path, "shift-foreign")
@@ -55,7 +55,7 @@ def test_a_reassignment_someone_else_started_makes_run_refuse_with_exit_2(
                 wait_for(lambda: zk.in_flight(theirs), "their reassignment to show")
                 code, _, err = _invoke("run", PHASE, "--config", str(path), "--yes")
 
-                assert code == 2, err
+                assert code == 3, err
                 assert f"{theirs}-0 -> [{destination}]" in err
                 assert "did not start" in err and "--list" in err and "nothing was changed" in err
                 assert sorted(zk.brokers()) == [0, 1, 2]  # no broker was started

@@ -14,7 +14,7 @@ from kazoo.client import KazooClient
 from migrator.clients.kafka import KafkaAdmin
 from migrator.cluster.model import Throttle
 from migrator.cluster.throttles import FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS
-from migrator.errors import BadInput, SafetyGateError
+from migrator.errors import SafetyGateError
 from migrator.movers.executor import MovePaused
 from migrator.movers.native import NativeMover
 from migrator.movers.plan import BatchLimits, MovePlan, PartitionMove
@@ -142,11 +142,11 @@ def test_a_reassignment_someone_else_started_makes_the_move_refuse(sandbox, tmp_
             plan = MovePlan("drain", (now,), ((now + 1) % 3,), BatchLimits(), (move,))
             state: dict = {}
             with NativeMover.open(config, events=Recorder().bus, persist=lambda: None) as mover:
-                with pytest.raises(BadInput) as refused:
+                with pytest.raises(SafetyGateError) as refused:
                     mover.run(plan, state)
 
             message = str(refused.value)
-            assert refused.value.exit_code == 2
+            assert refused.value.exit_code == 3
             assert f"{theirs}-0 -> [{destination}]" in message
             assert "kafka-reassign-partitions.sh" in message and "--list" in message and "--cancel" in message
             assert "nothing was changed" in message
