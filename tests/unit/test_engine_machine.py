@@ -8,10 +8,10 @@ import pytest
 from tests.unit.engine_fakes import Crasher, FakeClock, FakeSystem, KeyStep, SimulatedCrash, context_with_events, scratch_directory
 
 from migrator.engine.checkpoint import LocalFileStore, PhaseStatus, StepStatus
-from migrator.engine.machine import CONFIRM_FLAG, UNTIL_FLAG, Machine
+from migrator.engine.machine import CONFIRM_FLAG, PAUSE_REQUESTED, UNTIL_FLAG, Machine
 from migrator.engine.phase import Phase
 from migrator.engine.step import StepContext, Verdict
-from migrator.errors import BadInput, MigratorError, PermanentError, SafetyGateError, TemporaryError
+from migrator.errors import BadInput, MigratorError, OperatorPause, PermanentError, SafetyGateError, TemporaryError
 
 MIGRATION = "mig-1"
 
@@ -647,3 +647,78 @@ def test_a_recorded_step_the_phase_no_longer_has_is_refused(store, clock, system
     machine_for(store, clock).run(Phase("demo", steps), context_with_events()[0])
     with pytest.raises(BadInput, match=r"second \(done\) of phase demo"):
         machine_for(store, clock).run(Phase("demo", [steps[0], steps[2]]), context_with_events()[0])
+
+
+# ------------------------------------------------------------------------------- safety gate
+
+
+def test_the_gate_is_asked_before_every_step_and_a_closed_one_pauses_with_its_reason(store, clock, system) -> None:
+    asked: list[int] = []
+    healthy = {"ok": True}
+
+    def gate(ctx: StepContext) -> Verdict:
+        asked.append(len(system.calls))
+        return Verdict(healthy["ok"], "all good" if healthy["ok"] else "2 offline partitions")
+
+    steps = three_steps(system)
+    steps[0].hooks["verify"] = lambda: healthy.update(ok=False)
+    phase = Phase("demo", steps, gate=gate)
+    with pytest.raises(SafetyGateError, match="2 offline partitions"):
+        machine_for(store, clock).run(phase, context_with_events()[0])
+
+    saved = store.load().checkpoint.phases["demo"]
+    assert saved.status is PhaseStatus.PAUSED and "before the step second" in saved.pause_reason
+    assert statuses(store) == {"first": "done", "second": "pending", "third": "pending"}
+    assert system.count("apply", "second") == 0
+
+    # On resume the gate is asked again first: still closed, nothing moves.
+    with pytest.raises(SafetyGateError):
+        machine_for(store, clock).run(phase, context_with_events()[0])
+    assert system.count("snapshot", "second") == 0
+    healthy["ok"] = True
+    steps[0].hooks.clear()
+    assert machine_for(store, clock).run(phase, context_with_events()[0]).status is PhaseStatus.DONE
+    assert len(asked) >= 5  # first, second (refused twice), second, third
+
+
+def test_the_gate_is_asked_at_its_interval_while_a_step_waits_for_its_verdict(store, clock, system) -> None:
+    verdicts = iter([Verdict.ok("healthy")] + [Verdict.ok("healthy")] * 2 + [Verdict.failed("URP 12 > 0")] * 10)
+    step = KeyStep(system, "moving-replicas", {"a": 1}, pending_polls=20, retry_after=10.0)
+    phase = Phase("demo", [step], gate=lambda ctx: next(verdicts), gate_interval=25.0)
+    with pytest.raises(SafetyGateError, match="URP 12 > 0"):
+        machine_for(store, clock).run(phase, context_with_events()[0])
+    record = store.load().checkpoint.phases["demo"]
+    assert record.status is PhaseStatus.PAUSED and "while the step ran moving-replicas" in record.pause_reason
+    # Asked before the step, then at most every 25 s of 10 s polls: not at every poll.
+    assert system.count("verify", "moving-replicas") >= 6
+
+
+def test_a_long_step_polls_the_gate_through_its_context(store, clock, system) -> None:
+    step = KeyStep(system, "moving-replicas", {"a": 1})
+    answers = iter([Verdict.ok("fine"), Verdict.failed("canary: produce failed")])
+    seen: list[str | None] = []
+
+    def poll_twice() -> None:
+        ctx = holder["ctx"]
+        seen.append(ctx.gate_problem())
+        clock.sleep(31.0)
+        seen.append(ctx.gate_problem())
+        raise SafetyGateError(seen[-1] or "")
+
+    holder: dict = {}
+    step.hooks["apply"] = poll_twice
+    ctx, _ = context_with_events()
+    holder["ctx"] = ctx
+    with pytest.raises(SafetyGateError, match="canary"):
+        machine_for(store, clock).run(Phase("demo", [step], gate=lambda c: next(answers)), ctx)
+    assert seen == [None, "canary: produce failed"]
+
+
+def test_an_operator_pause_honoured_by_a_step_is_its_own_kind_and_is_recorded(store, clock, system) -> None:
+    step = KeyStep(system, "moving-replicas", {"a": 1})
+    step.fail_next("apply", OperatorPause("pause requested by ops@laptop: night"))
+    with pytest.raises(OperatorPause) as paused:
+        machine_for(store, clock).run(Phase("demo", [step]), context_with_events()[0])
+    assert paused.value.exit_code == 4 and SafetyGateError.exit_code == 3
+    record = store.load().checkpoint.phases["demo"]
+    assert record.status is PhaseStatus.PAUSED and record.pause_reason.startswith(PAUSE_REQUESTED)
