@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from migrator.cli.output import OutputFormat, OutputOption, emit, err_console, fail
+from migrator.cli.progress import ProgressBars, progress_line
 from migrator.config import load_config
 from migrator.engine.checkpoint import PhaseRecord, PhaseStatus
 from migrator.engine.events import Event
@@ -38,10 +42,27 @@ def _session(config: Path, break_stale_lock: bool = False) -> Session:
 
 
 def _print_event(event: Event) -> None:
-    """Progress lines on stderr, so stdout stays machine-readable with --output json."""
+    """Event lines on stderr, so stdout stays machine-readable with --output json (progress figures
+    go to the bars of `_progress_shown`)."""
+    if event.kind == "progress":
+        return
     where = "/".join(x for x in (event.phase, event.step) if x)
     detail = event.data.get("reason") or event.data.get("error") or ""
     err_console.print(f"[dim]{event.kind:<22}[/] {where} {detail}".rstrip(), highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _progress_shown(session: Session) -> Iterator[None]:
+    """A progress bar (bytes, rate, ETA) on stderr for every step that reports progress."""
+    bars = ProgressBars(
+        Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[line]}"), console=err_console)
+    )
+    unsubscribe = session.events.subscribe(bars.on_event)
+    try:
+        yield
+    finally:
+        unsubscribe()
+        bars.close()
 
 
 def _plan_table(plans: list[PhasePlan]) -> Table:
@@ -146,7 +167,8 @@ def run(
             return
         session.require_order(phase)
         _confirm(f"Run phase {phase} against {session.config.cluster.zookeeper_connect}?", yes)
-        record = session.machine.run(target, session.context(), confirm=confirm_irreversible or (), until=until)
+        with _progress_shown(session):
+            record = session.machine.run(target, session.context(), confirm=confirm_irreversible or (), until=until)
     except MigratorError as error:
         raise fail(error, output) from None
     _finish(record, output)
@@ -169,11 +191,12 @@ def resume(
         direction = "rollback" if choice.rolling_back else "run"
         err_console.print(f"Resuming the {direction} of phase {choice.phase}: {choice.why}.", highlight=False)
         _confirm(f"Resume the {direction} of phase {choice.phase}?", yes)
-        if choice.rolling_back:
-            records = session.rollback_to(choice.rollback_to or choice.phase)
-        else:
-            target = session.phase(choice.phase)
-            records = [session.machine.run(target, session.context(), confirm=confirm_irreversible or ())]
+        with _progress_shown(session):
+            if choice.rolling_back:
+                records = session.rollback_to(choice.rollback_to or choice.phase)
+            else:
+                target = session.phase(choice.phase)
+                records = [session.machine.run(target, session.context(), confirm=confirm_irreversible or ())]
     except MigratorError as error:
         raise fail(error, output) from None
     _finish_all(records, output)
@@ -200,7 +223,8 @@ def rollback(
             session.require_rollback_order(phase)
         path = session.rollback_path(to or phase)
         _confirm(f"Roll back phase(s) {', '.join(path) or (to or phase)}, in this order?", yes)
-        records = session.rollback_to(to or phase)
+        with _progress_shown(session):
+            records = session.rollback_to(to or phase)
     except MigratorError as error:
         raise fail(error, output) from None
     _finish_all(records, output)
@@ -236,6 +260,10 @@ def status(config: Path = ConfigOption, output: OutputFormat = OutputOption) -> 
             continue
         steps = ", ".join(f"{s.name}={s.status.value}" for s in record.steps)
         note = record.error or record.pause_reason or record.skip_reason or ""
+        moving = [s for s in record.steps if s.progress is not None]
+        if moving:
+            last = moving[-1]
+            note = "\n".join(x for x in (note, f"{last.name}: {progress_line(last.progress)} (as of {last.progress.get('at', '?')})") if x)
         table.add_row(name, record.status.value, steps, note)
     if current.lock:
         table.caption = f"locked by {current.lock.describe()}"

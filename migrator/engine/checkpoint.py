@@ -97,6 +97,9 @@ class StepRecord(BaseModel):
     verdict: JSON | None = None
     #: How many times apply was called for the current application (re-applies after a crash count).
     attempts: int = 0
+    #: The last figures the step reported in a "progress" event (e.g. bytes moved, rate, ETA), saved
+    #: whenever they change, so `migrator status` shows them from another process.
+    progress: JSON | None = None
     error: str | None = None
     started_at: datetime | None = None
     updated_at: datetime | None = None

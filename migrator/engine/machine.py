@@ -29,6 +29,7 @@ from migrator.engine.checkpoint import (
     Versioned,
     utcnow,
 )
+from migrator.engine.events import Event
 from migrator.engine.lock import LockInfo
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
@@ -343,6 +344,13 @@ class Machine:
 
     def _drive(self, session: _Session, step: Step, index: int, total: int) -> bool:
         """Bring one step to done. False when the run paused while waiting for its verdict."""
+        stop_recording = session.ctx.events.subscribe(lambda event: _record_progress(session, step, event))
+        try:
+            return self._drive_step(session, step, index, total)
+        finally:
+            stop_recording()
+
+    def _drive_step(self, session: _Session, step: Step, index: int, total: int) -> bool:
         ctx, record = session.ctx, session.record.step(step.name)
         where = {"index": index, "total": total}
         if record.status in (StepStatus.APPLYING, StepStatus.FAILED):
@@ -474,6 +482,13 @@ class Machine:
             return record.model_copy(deep=True)
 
     def _undo(self, session: _Session, step: Step) -> None:
+        stop_recording = session.ctx.events.subscribe(lambda event: _record_progress(session, step, event))
+        try:
+            self._undo_step(session, step)
+        finally:
+            stop_recording()
+
+    def _undo_step(self, session: _Session, step: Step) -> None:
         ctx, record = session.ctx, session.record.step(step.name)
         if record.status is not StepStatus.ROLLING_BACK:
             session.step_to(record, StepStatus.ROLLING_BACK)
@@ -659,6 +674,21 @@ class Machine:
                 on_retry(exc, attempt)
                 self._sleep(exc.delay)
                 attempt += 1
+
+
+def _record_progress(session: _Session, step: Step, event: Event) -> None:
+    """Keep the step's last reported progress in the checkpoint, written when its figures change (a
+    long step reports every poll; the figures move at its own progress interval)."""
+    if event.kind != "progress":
+        return
+    record = session.record.step(step.name)
+    figures = {k: v for k, v in event.data.items() if k not in ("rate_bytes_per_second", "eta_seconds")}
+    moved = record.progress is None or {
+        k: v for k, v in record.progress.items() if k not in ("rate_bytes_per_second", "eta_seconds", "at")
+    } != figures
+    record.progress = {**_json_copy(event.data, f"the progress of step {step.name}"), "at": utcnow().isoformat()}
+    if moved:
+        session.commit()
 
 
 def _describe(exc: BaseException) -> str:
