@@ -11,6 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from migrator.cluster.canary_config import CanaryConfig
 from migrator.errors import BadInput
 
 
@@ -93,6 +94,7 @@ class SafetyConfig(_Model):
     max_under_replicated_partitions: int = Field(default=0, ge=0)
     max_under_min_isr_partitions: int = Field(default=0, ge=0)
     require_controller: bool = True
+    canary: CanaryConfig = CanaryConfig()
 
 
 class MigrationConfig(_Model):

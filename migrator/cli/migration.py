@@ -260,6 +260,9 @@ def status(config: Path = ConfigOption, output: OutputFormat = OutputOption) -> 
             continue
         steps = ", ".join(f"{s.name}={s.status.value}" for s in record.steps)
         note = record.error or record.pause_reason or record.skip_reason or ""
+        if record.gate and record.status in (PhaseStatus.RUNNING, PhaseStatus.PAUSED):
+            state = "open" if record.gate["ok"] else "CLOSED"
+            note = "\n".join(x for x in (note, f"safety gate {state} at {record.gate['at']}: {record.gate['reason']}") if x)
         moving = [s for s in record.steps if s.progress is not None]
         if moving:
             last = moving[-1]

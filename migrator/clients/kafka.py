@@ -85,6 +85,23 @@ class ReassignmentState:
     removing: tuple[int, ...]
 
 
+def confluent_settings(cluster: ClusterConfig) -> dict[str, object]:
+    """librdkafka settings for any client of the cluster (admin, the canary's producer and consumer)."""
+    conf: dict[str, object] = {
+        "bootstrap.servers": cluster.bootstrap_servers,
+        "security.protocol": cluster.security_protocol,
+        "socket.timeout.ms": int(cluster.timeout_seconds * 1000),
+        "logger": log,
+    }
+    if cluster.sasl_mechanism:
+        conf["sasl.mechanism"] = cluster.sasl_mechanism
+        conf["sasl.username"] = cluster.sasl_username or ""
+        conf["sasl.password"] = cluster.sasl_password.read() if cluster.sasl_password else ""
+    if cluster.ssl_ca_location:
+        conf["ssl.ca.location"] = str(cluster.ssl_ca_location)
+    return conf
+
+
 class KafkaAdmin:
     """Admin connection to the cluster named by the config. Use as a context manager."""
 
@@ -138,18 +155,11 @@ class KafkaAdmin:
 
     def _connect_confluent(self) -> AdminClient:
         c = self._cluster
-        conf: dict[str, object] = {
-            "bootstrap.servers": c.bootstrap_servers,
-            "security.protocol": c.security_protocol,
-            "socket.timeout.ms": int(c.timeout_seconds * 1000),
-            "logger": log,
-        }
-        if c.sasl_mechanism:
-            conf["sasl.mechanism"] = c.sasl_mechanism
-            conf["sasl.username"] = c.sasl_username or ""
-            conf["sasl.password"] = c.sasl_password.read() if c.sasl_password else ""
-        if c.ssl_ca_location:
-            conf["ssl.ca.location"] = str(c.ssl_ca_location)
+        # librdkafka reports a refused SASL login through error_cb and lets the request time out, so
+        # without this a wrong password would read as "no broker answered".
+        refused: list[KafkaError] = []
+        conf = confluent_settings(c)
+        conf["error_cb"] = lambda error: refused.append(error) if error.code() in _AUTH_CODES else None
         admin = AdminClient(conf)
         with self._errors():
             try:
@@ -157,6 +167,8 @@ class KafkaAdmin:
             except KafkaException as exc:
                 if exc.args[0].code() in _AUTH_CODES:
                     raise
+                if refused:
+                    raise self._denied(refused[-1].str()) from None
                 raise self._unreachable(exc.args[0].str()) from None
         return admin
 
@@ -204,6 +216,12 @@ class KafkaAdmin:
 
     def _denied(self, detail: str) -> BadInput:
         who = f"user {self._cluster.sasl_username}" if self._cluster.sasl_username else "this client"
+        if "authentication" in detail.lower() or "credentials" in detail.lower():
+            return BadInput(
+                f"The cluster at {self._cluster.bootstrap_servers} refused the credentials of {who} ({detail}). "
+                f"Check cluster.sasl_username, cluster.sasl_password and cluster.sasl_mechanism "
+                f"({self._cluster.sasl_mechanism}) in migration.yaml, then run again. Nothing was changed."
+            )
         return BadInput(
             f"The cluster at {self._cluster.bootstrap_servers} refused {who} ({detail}). The migrator needs "
             "Describe/DescribeConfigs/AlterConfigs/Alter on the cluster and topics: check the credentials "

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass
 
+from migrator.cluster.canary import CanaryProbe
 from migrator.cluster.inventory import ensure_cluster_id, read_inventory
 from migrator.cluster.model import Inventory, PartitionKey, PartitionState, Reassignment
 from migrator.config import MigrationConfig
@@ -31,8 +32,8 @@ ALL_CHECKS = (CLUSTER_ID, CONTROLLER, OFFLINE, UNDER_REPLICATED, UNDER_MIN_ISR, 
 
 #: Reads the cluster into an Inventory: through ZooKeeper (read_inventory) or the brokers alone.
 Reader = Callable[[MigrationConfig], Inventory]
-#: The canary's verdict on the cluster: None when healthy, else why not.
-CanaryProbe = Callable[[], str | None]
+#: The canary's verdict on the cluster: (healthy, what it measured or why not).
+CanaryCheck = Callable[[], tuple[bool, str]]
 
 #: How many partitions a detail names before it says "and N more".
 _SHOWN = 10
@@ -67,7 +68,8 @@ class SafetyReport:
     def paragraph(self) -> str:
         """All failures in one paragraph, with what to do next."""
         if self.ok:
-            return f"All {len(self.checks)} safety checks passed on cluster {self.cluster_id}."
+            measured = "".join(f" {c.detail}." for c in self.checks if c.name == CANARY)
+            return f"All {len(self.checks)} safety checks passed on cluster {self.cluster_id}.{measured}"
         broken = " ".join(f"{c.name}: {c.detail}." for c in self.failures)
         return (
             f"Paused: {len(self.failures)} safety check(s) failed on cluster {self.cluster_id}. {broken} "
@@ -110,20 +112,21 @@ def safety_gate(
     ours: Ours = (),
     checks: Iterable[str] = ALL_CHECKS,
     read: Reader = read_inventory,
-    canary: CanaryProbe | None = None,
+    canary: CanaryCheck | None = None,
 ) -> Gate:
     """The checks as the engine's Gate (one cluster read however many checks run). `ours` may be a
-    function of the step context, e.g. the partitions the mover recorded in ctx.state; `canary`, when
-    given, adds its verdict."""
+    function of the step context, e.g. the partitions the mover recorded in ctx.state. The canary's
+    round trip is added when safety.canary is enabled (or `canary` is given)."""
     wanted = tuple(checks)
+    if canary is None and config.safety.canary.enabled:
+        canary = CanaryProbe(config.cluster, config.safety.canary)
 
     def gate(ctx: StepContext) -> Verdict:
         mine = ours(ctx) if callable(ours) else ours
         report = check_safety(config, mine, wanted, read)
         if canary is not None:
-            problem = canary()
-            detail = problem or "produce and consume round trips succeed"
-            report = SafetyReport(report.cluster_id, (*report.checks, CheckResult(CANARY, problem is None, detail)))
+            healthy, detail = canary()
+            report = SafetyReport(report.cluster_id, (*report.checks, CheckResult(CANARY, healthy, detail)))
         return Verdict.ok(report.paragraph()) if report.ok else Verdict.failed(report.paragraph())
 
     gate.__name__ = f"safety[{','.join(wanted)}{',canary' if canary else ''}]"

@@ -123,6 +123,8 @@ class PhaseRecord(BaseModel):
     error: str | None = None
     #: The phase's shared JSON memory (StepContext.state), restored on every run.
     state: JSON = Field(default_factory=dict)
+    #: The safety gate's last answer: {"ok", "reason", "at"} (None before it was first asked).
+    gate: JSON | None = None
     steps: list[StepRecord] = Field(default_factory=list)
     started_at: datetime | None = None
     updated_at: datetime | None = None

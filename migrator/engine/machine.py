@@ -157,6 +157,8 @@ class _Session:
             verdict = self.gate(self.ctx)
             self._gate_last = None if verdict.done else verdict.reason
             self._gate_due = now + self.gate_interval
+            self.record.gate = {"ok": verdict.done, "reason": verdict.reason, "at": utcnow().isoformat()}
+            self.commit()
         return self._gate_last
 
     @property
