@@ -1,10 +1,11 @@
 """migration.yaml, validated by pydantic. Secrets are never values here: only names of environment
-variables or files that hold them, so they never reach the checkpoint, logs, plans or metrics."""
+variables or files that hold them, so they never reach the checkpoint, logs or plans."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -142,18 +143,32 @@ def load_config(path: Path) -> MigrationConfig:
     base = Path(path).resolve().parent
     if not config.checkpoint.path.is_absolute():
         config.checkpoint.path = base / config.checkpoint.path
-    _check_secrets_readable(config)
+    secrets = list(_secret_refs(config))
+    for secret in secrets:
+        # Relative to the config file, like checkpoint.path: not to wherever migrator happens to run.
+        if secret.file is not None and not secret.file.is_absolute():
+            secret.file = base / secret.file
+    # Fail before anything connects when a named secret is missing; the values are not kept.
+    for secret in secrets:
+        secret.read()
     return config
 
 
-def _check_secrets_readable(model: BaseModel) -> None:
-    """Fail before anything connects when a named secret is missing; the values are not kept."""
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, SecretRef):
-            value.read()
-        elif isinstance(value, BaseModel):
-            _check_secrets_readable(value)
+def _secret_refs(value: object) -> Iterator[SecretRef]:
+    """Every secret reference in the config, in sections and in free-form maps alike."""
+    if isinstance(value, SecretRef):
+        # A subclass (the brokers' own secrets in server_properties) is resolved elsewhere, not here.
+        if type(value) is SecretRef:
+            yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secret_refs(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secret_refs(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _secret_refs(item)
 
 
 # At the bottom, as a module import: the DNS section imports SecretRef from here, and the annotation

@@ -4,8 +4,8 @@ starting inventory that later phases (and a human after an incident) compare aga
 Steps:
     record-inventory   read brokers, topics and partitions; keep a summary in the checkpoint
 
-Preconditions: every safety invariant (cluster id, controller, offline, URP, under-min-ISR,
-foreign reassignments). The phase changes nothing in the cluster.
+Safety gate: every invariant (cluster id, controller, offline, URP, under-min-ISR, foreign
+reassignments, the canary when enabled). The phase changes nothing in the cluster.
 """
 
 from __future__ import annotations
@@ -36,12 +36,15 @@ class RecordInventory(Step):
     name = "record-inventory"
 
     def plan(self, ctx: StepContext) -> list[Action]:
+        """Reads the cluster now, so a dry-run against the wrong ensemble, chroot or cluster fails as the
+        run would (BadInput) instead of printing a plan for a cluster that is not there."""
         config: MigrationConfig = ctx.config
+        summary = read_inventory(config).summary()
         return [
             Action(
                 "read",
                 f"cluster at {config.cluster.zookeeper_connect}",
-                {"record": "brokers, racks, endpoints, partition summary", "into": "the checkpoint"},
+                {"record": "brokers, racks, endpoints, partition summary", "into": "the checkpoint", "now": summary},
             )
         ]
 

@@ -12,7 +12,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 apt_install() {
-  # Debian packages the sandbox runs: the JVM and Maven for Kafka, BIND for RFC 2136, Prometheus, etcd.
+  # Debian packages the sandbox runs: the JVM and Maven for Kafka, BIND for RFC 2136, etcd.
   local missing=()
   for pkg in "$@"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0

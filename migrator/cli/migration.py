@@ -133,7 +133,8 @@ def plan(
             try:
                 plans.append(session.machine.plan(session.phase(name), session.context(dry_run=True)))
             except BadInput as error:
-                if phase:
+                # The first phase reads only the cluster: if that fails, no plan is worth printing.
+                if phase or name == names[0]:
                     raise
                 unavailable[name] = str(error)
     except MigratorError as error:

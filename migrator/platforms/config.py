@@ -15,6 +15,16 @@ ones retired (the broker-ID shift phase), and what their server.properties hold.
 broker.id, broker.rack and zookeeper.connect are not part of the template: the platform writes them
 from the broker being provisioned and from cluster.zookeeper_connect, so a new broker can never join
 under another chroot (which would silently create a new cluster).
+
+A secret (a JAAS config, a keystore password) is a reference, never a value:
+
+        listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config: {file: /etc/kafka/secrets/jaas}
+        ssl.keystore.password: {env: KAFKA_KEYSTORE_PASSWORD}
+
+The migrator never reads it: server.properties names it through Kafka's own config providers
+(DirectoryConfigProvider, Kafka >= 2.7; EnvVarConfigProvider, >= 3.5), so only the broker, on its own
+host, resolves it. EC2 user data, the manual platform's instructions, plans and the checkpoint see
+the reference. A file reference must be an absolute path on the broker's host.
 """
 
 from __future__ import annotations
@@ -25,18 +35,50 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from migrator.config import _Model
+from migrator.config import SecretRef, _Model
 
 #: Keys the platform writes itself; see the module docstring.
 PLATFORM_KEYS = frozenset({"broker.id", "broker.rack", "zookeeper.connect", "node.id"})
 
-PropertyValue = str | int | float | bool
+
+class BrokerSecret(SecretRef):
+    """A secret the broker reads on its own host (see the module docstring); the migrator never does."""
+
+    def read(self) -> str:
+        raise RuntimeError("a broker secret is resolved by the broker, never by the migrator")
+
+    def placeholder(self) -> str:
+        """The config-provider reference server.properties holds instead of the value."""
+        if self.env:
+            return f"${{{ENV_PROVIDER}:{self.env}}}"
+        assert self.file is not None
+        return f"${{{DIR_PROVIDER}:{self.file.parent}:{self.file.name}}}"
+
+
+ENV_PROVIDER = "migrator_env"
+DIR_PROVIDER = "migrator_dir"
+#: What server.properties needs for the placeholders to resolve.
+PROVIDERS = {
+    ENV_PROVIDER: "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
+    DIR_PROVIDER: "org.apache.kafka.common.config.provider.DirectoryConfigProvider",
+}
+
+PropertyValue = BrokerSecret | str | int | float | bool
 
 
 def check_properties(values: dict[str, PropertyValue]) -> dict[str, str]:
-    """Template keys and values as server.properties text can hold them; raises ValueError."""
+    """Template keys and values as server.properties text can hold them; raises ValueError. A secret
+    becomes its config-provider placeholder, and the providers it needs are declared."""
     checked: dict[str, str] = {}
+    providers: list[str] = []
     for key, value in values.items():
+        if isinstance(value, BrokerSecret):
+            if value.env is None and (value.file is None or not value.file.is_absolute()):
+                raise ValueError(f"the secret of {key} must be {{env: VAR}} or {{file: /absolute/path/on/the/broker}}")
+            provider = ENV_PROVIDER if value.env else DIR_PROVIDER
+            providers += [provider] if provider not in providers else []
+            checked[key] = value.placeholder()
+            continue
         if key in PLATFORM_KEYS:
             raise ValueError(
                 f"{key} must not be set here: the platform writes broker.id and broker.rack from the broker "
@@ -49,6 +91,11 @@ def check_properties(values: dict[str, PropertyValue]) -> dict[str, str]:
         if "\n" in text or "\r" in text:
             raise ValueError(f"the value of {key} spans several lines, which server.properties cannot hold")
         checked[key] = text
+    if providers:
+        declared = [p.strip() for p in checked.get("config.providers", "").split(",") if p.strip()]
+        checked["config.providers"] = ",".join(declared + [p for p in providers if p not in declared])
+        for provider in providers:
+            checked[f"config.providers.{provider}.class"] = PROVIDERS[provider]
     return checked
 
 
