@@ -24,6 +24,7 @@ import dns.rdatatype
 
 from migrator.dns import wire
 from migrator.dns.config import Address
+from migrator.dns.ownership import marker_name
 from migrator.dns.records import NameState, RecordSet, Resolver, resolve_host
 from migrator.errors import BadInput
 
@@ -98,22 +99,29 @@ def _describe(value: RecordSet | str | None) -> str:
 def disagreements(
     expected: Iterable[NameState], servers: Iterable[Nameserver], timeout: float, ask: Ask = wire.ask
 ) -> list[Disagreement]:
-    """Every (server, name) where the server does not answer the expected records. A state without
-    records expects the name to be gone."""
+    """Every (server, name) where the server does not answer the expected records, the ownership marker
+    beside each name included (a server that lags on the marker would let another writer take the
+    name there). A state without records expects the name, and its marker, to be gone."""
     found: list[Disagreement] = []
     expected = list(expected)
     for server in servers:
         for state in expected:
-            for rdtype in [r.rdtype for r in state.records] or ["A"]:
-                want = state.record(rdtype)
+            for name, rdtype, want in _expectations(state):
                 try:
-                    got = _observed(ask(server.address, state.name, rdtype, timeout), state.name, rdtype)
+                    got = _observed(ask(server.address, name, rdtype, timeout), name, rdtype)
                 except wire.TRANSIENT as exc:
                     got = f"no answer ({exc or type(exc).__name__})"
                 same = got is None if want is None else isinstance(got, RecordSet) and (got.rdtype, got.values) == (want.rdtype, want.values)
                 if not same:
-                    found.append(Disagreement(str(server), state.name, _describe(want), _describe(got)))
+                    found.append(Disagreement(str(server), name, _describe(want), _describe(got)))
     return found
+
+
+def _expectations(state: NameState) -> list[tuple[str, str, RecordSet | None]]:
+    """(name, type, expected RRset or None for absent) for the name's records and its marker."""
+    records = [(state.name, rdtype, state.record(rdtype)) for rdtype in [r.rdtype for r in state.records] or ["A"]]
+    marker = state.marker.name if state.marker is not None else marker_name(state.name)
+    return [*records, (marker, "TXT", state.marker)]
 
 
 def negative_ttl(zone: str, servers: Iterable[Nameserver], timeout: float, ask: Ask = wire.ask) -> int:

@@ -103,3 +103,15 @@ def test_demo_prints_a_clean_workload_report_as_json(tmp_path: Path) -> None:
     assert report["client_bootstrap"].startswith("kafka-0.kafka.demo.test:")
     assert report["facade_brokers"] == [0, 1, 2]
     assert subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).stdout == b""
+
+
+def test_plan_with_a_chroot_that_does_not_exist_fails_like_run(sandbox: SandboxCluster, tmp_path: Path) -> None:
+    path = sandbox.write_migration_config(tmp_path / "migration.yaml", migration_id="cli-no-chroot")
+    data = yaml.safe_load(path.read_text())
+    hosts = data["cluster"]["zookeeper_connect"].split("/")[0]
+    data["cluster"]["zookeeper_connect"] = f"{hosts}/no-such-chroot"
+    path.write_text(yaml.safe_dump(data))
+    for args in (("plan",), ("plan", "preflight"), ("run", "preflight", "--yes")):
+        code, out, err = _invoke(*args, "--config", str(path), "--output", "json")
+        assert code == 2, (args, err)
+        assert "no-such-chroot" in json.loads(out)["error"]["message"]

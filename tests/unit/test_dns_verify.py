@@ -60,7 +60,7 @@ def test_an_override_for_a_server_the_zone_does_not_list_is_refused() -> None:
 )
 def test_what_counts_as_a_disagreement(response: dns.message.Message, answered: str) -> None:
     server = Nameserver("ns1.example.com.", Address("127.0.0.1", 5300))
-    found = disagreements([WANT], [server], 1.0, lambda *_: response)
+    found = [d for d in disagreements([WANT], [server], 1.0, lambda *_: response) if d.name == NAME]
     assert [(d.server, d.answered, d.expected) for d in found] == [("ns1.example.com. (127.0.0.1:5300)", answered, "A 10.0.0.1")]
 
 
@@ -75,4 +75,22 @@ def test_a_silent_server_is_a_disagreement_not_a_crash() -> None:
         raise dns.exception.Timeout
 
     found = disagreements([WANT], [Nameserver("ns1.example.com.", Address("127.0.0.1", 5300))], 1.0, timeout)
-    assert [d.answered for d in found] == ["no answer (The DNS operation timed out.)"]
+    assert [d.answered for d in found] == ["no answer (The DNS operation timed out.)"] * 2  # the name and its marker
+
+
+def test_the_ownership_marker_is_checked_on_every_server_too() -> None:
+    """A server that has the record but not yet our marker is lagging: another writer could claim the
+    name there."""
+    marker = RecordSet(f"_migrator.{NAME}", "TXT", 60, ('"heritage=kafka-k8s-migrator,migration=m1"',))
+    want = NameState(NAME, WANT.records, marker=marker)
+    servers = [Nameserver("ns1.example.com.", Address("127.0.0.1", 5300)), Nameserver("ns2.example.com.", Address("127.0.0.2", 5300))]
+
+    def ask(address: Address, name: str, rdtype: str, timeout: float) -> dns.message.Message:
+        if rdtype == "A":
+            return answer((NAME, "A", "10.0.0.1"))
+        if address.host == "127.0.0.1":
+            return answer((marker.name, "TXT", marker.values[0]))
+        return answer(rcode=dns.rcode.NXDOMAIN)
+
+    found = disagreements([want], servers, 1.0, ask)
+    assert [(d.server, d.name, d.answered) for d in found] == [("ns2.example.com. (127.0.0.2:5300)", marker.name, "nothing")]
