@@ -254,7 +254,8 @@ def status(config: Path = ConfigOption, output: OutputFormat = OutputOption) -> 
     table = Table(title=f"Migration {current.migration_id}")
     for column in ("phase", "status", "steps", "note"):
         table.add_column(column)
-    for name in phase_names():
+    recorded = list(current.checkpoint.phases) if current.checkpoint else []
+    for name in phase_names() + [n for n in recorded if n not in phase_names()]:
         record = current.phase(name)
         if record is None:
             table.add_row(name, "not started", "", "")
