@@ -1,7 +1,7 @@
 """`migrator sandbox up|status|down`: a real local ZooKeeper-mode Kafka cluster to try the migrator on.
 
-The cluster outlives `up` (its JVMs run detached); `status` and `down` find it again through
-DIR/sandbox.json.
+The cluster and its BIND server outlive `up` (they run detached); `status` and `down` find them again
+through DIR/sandbox.json and DIR/dns/dns.json. DIR/migration.yaml runs every built phase against it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from rich.table import Table
 
 from migrator.cli.output import OutputFormat, OutputOption, emit, fail
 from migrator.errors import BadInput, MigratorError
-from migrator.sandbox.cluster import STATE_FILE, BrokerSpec, SandboxCluster
+from migrator.sandbox.cluster import STATE_FILE, SandboxCluster
+from migrator.sandbox.rehearsal import dns_down, dns_up, prepared_brokers, shared_listener_port, write_rehearsal_config
 
 app = typer.Typer(
     help="A real local Kafka cluster (ZooKeeper mode, Kafka 3.9.1) to try the migrator on.",
@@ -36,11 +37,13 @@ def up(
     ),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Start ZooKeeper and the brokers and write DIR/migration.yaml (a stopped sandbox keeps its data)."""
+    """Start ZooKeeper, the brokers and a BIND server, and write DIR/migration.yaml with which every
+    built phase runs (a stopped sandbox keeps its data)."""
     try:
         cluster = _existing_or_new(workdir.resolve(), brokers)
         cluster.up()
-        config = cluster.write_migration_config(cluster.workdir / "migration.yaml")
+        dns = dns_up(cluster.workdir)
+        config = write_rehearsal_config(cluster, cluster.workdir / "migration.yaml", dns)
     except MigratorError as error:
         raise fail(error, output) from None
     details = _details(cluster)
@@ -70,10 +73,11 @@ def down(
     purge: bool = typer.Option(False, "--purge", help="Also delete DIR with all data and logs."),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Stop every process of the sandbox (brokers with a controlled shutdown, then ZooKeeper)."""
+    """Stop every process of the sandbox (brokers with a controlled shutdown, then ZooKeeper, and BIND)."""
     try:
         cluster = SandboxCluster.load(workdir)
         cluster.down()
+        dns_down(cluster.workdir)
     except MigratorError as error:
         raise fail(error, output) from None
     details = _details(cluster)
@@ -86,7 +90,8 @@ def down(
 def _existing_or_new(workdir: Path, brokers: int | None) -> SandboxCluster:
     if not (workdir / STATE_FILE).exists():
         count = DEFAULT_BROKERS if brokers is None else brokers
-        specs = [BrokerSpec(i, rack) for i, rack in zip(range(count), cycle(RACKS))]
+        ids = list(range(count))
+        specs = prepared_brokers(ids, [rack for _, rack in zip(ids, cycle(RACKS))], shared_listener_port(ids))
         return SandboxCluster(workdir, specs, stop_at_exit=False)
     cluster = SandboxCluster.load(workdir)
     if brokers is not None and brokers != len(cluster.brokers):
