@@ -167,6 +167,7 @@ class KafkaAdmin:
             except KafkaException as exc:
                 if exc.args[0].code() in _AUTH_CODES:
                     raise
+                admin.poll(0)  # error_cb runs only when the client is polled
                 if refused:
                     raise self._denied(refused[-1].str()) from None
                 raise self._unreachable(exc.args[0].str()) from None
