@@ -42,7 +42,7 @@ from migrator.cluster.safety import (
     UNDER_MIN_ISR,
     UNDER_REPLICATED,
     evaluate_safety,
-    safety_gate,
+    SafetyGate,
 )
 from migrator.config import MigrationConfig
 from migrator.dns.config import DnsConfig
@@ -673,7 +673,7 @@ def build(
             RetireOldBrokers(resources),
         ],
         preconditions=[resources.shift_ready],
-        gate=safety_gate(config, ours=move.moving),
+        gate=SafetyGate(config, ours=move.moving),
         gate_interval=resources.movement.safety_interval_seconds,
         skip_reason=resources.skip_reason(),
     )

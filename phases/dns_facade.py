@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
-from migrator.cluster.safety import safety_gate
+from migrator.cluster.safety import SafetyGate
 from migrator.config import MigrationConfig
 from migrator.dns import wire
 from migrator.dns.clients_scan import BrokerHost, Finding, scan
@@ -339,5 +339,5 @@ def build(config: MigrationConfig, resources: DnsFacadeResources | None = None) 
             ClientAdoptionGate(resources),
         ],
         preconditions=[resources.zone_ready],
-        gate=safety_gate(config),
+        gate=SafetyGate(config),
     )

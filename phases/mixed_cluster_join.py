@@ -44,7 +44,7 @@ from migrator.cluster.replication_probe import (
     shared_endpoints,
     unreachable,
 )
-from migrator.cluster.safety import safety_gate
+from migrator.cluster.safety import SafetyGate
 from migrator.config import ClusterConfig, MigrationConfig
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
@@ -631,7 +631,7 @@ def build(config: MigrationConfig, resources: JoinResources | None = None) -> Ph
             DeleteProbeTopic(resources),
         ],
         preconditions=[resources.ready],
-        gate=safety_gate(config),
+        gate=SafetyGate(config),
     )
 
 

@@ -39,7 +39,7 @@ from functools import cached_property
 
 from migrator.clients.kafka import KafkaAdmin
 from migrator.cluster.broker_inventory import read_inventory_from_brokers
-from migrator.cluster.safety import safety_gate
+from migrator.cluster.safety import SafetyGate
 from migrator.config import MigrationConfig
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
@@ -328,7 +328,7 @@ def build(config: MigrationConfig, resources: HandbackResources | None = None) -
         ],
         preconditions=[resources.ready],
         # After the KRaft cutover ZooKeeper is gone: the brokers alone tell the cluster's health.
-        gate=safety_gate(config, read=read_inventory_from_brokers),
+        gate=SafetyGate(config, read=read_inventory_from_brokers),
         skip_reason=skip,
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from migrator.cluster.inventory import read_inventory
 from migrator.cluster.model import Inventory
-from migrator.cluster.safety import safety_gate
+from migrator.cluster.safety import SafetyGate
 from migrator.config import MigrationConfig
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
@@ -75,4 +75,4 @@ class RecordInventory(Step):
 
 
 def build(config: MigrationConfig) -> Phase:
-    return Phase(name="preflight", steps=[RecordInventory()], gate=safety_gate(config))
+    return Phase(name="preflight", steps=[RecordInventory()], gate=SafetyGate(config))

@@ -1,7 +1,7 @@
 """Safety invariants checked before every step: a broken one pauses the run, never pushes on.
 
 `evaluate_safety` judges an Inventory (pure); `check_safety` reads the cluster first; and
-`safety_gate` wraps the same checks (plus the canary, when one runs) as the engine's Gate, which the
+`SafetyGate` wraps the same checks (plus the canary, when one runs) as the engine's Gate, which the
 machine asks before every step, on every resume and at a bounded interval while a step runs.
 A cluster that is not the configured one is not a safety gate but bad input: that raises BadInput.
 Partitions the migrator itself is moving (`ours`) are neither foreign reassignments nor counted as
@@ -17,7 +17,6 @@ from migrator.cluster.canary import CanaryProbe
 from migrator.cluster.inventory import ensure_cluster_id, read_inventory
 from migrator.cluster.model import Inventory, PartitionKey, PartitionState, Reassignment
 from migrator.config import MigrationConfig
-from migrator.engine.phase import Gate
 from migrator.engine.step import StepContext, Verdict
 from migrator.errors import BadInput, SafetyGateError
 
@@ -107,30 +106,35 @@ def check_safety(
     return evaluate_safety(config, read(config), ours, checks)
 
 
-def safety_gate(
-    config: MigrationConfig,
-    ours: Ours = (),
-    checks: Iterable[str] = ALL_CHECKS,
-    read: Reader = read_inventory,
-    canary: CanaryCheck | None = None,
-) -> Gate:
+@dataclass
+class SafetyGate:
     """The checks as the engine's Gate (one cluster read however many checks run). `ours` may be a
-    function of the step context, e.g. the partitions the mover recorded in ctx.state. The canary's
-    round trip is added when safety.canary is enabled (or `canary` is given)."""
-    wanted = tuple(checks)
-    if canary is None and config.safety.canary.enabled:
-        canary = CanaryProbe(config.cluster, config.safety.canary)
+    function of the step context, e.g. the partitions the mover recorded in ctx.state; `read` says
+    how the cluster is read (ZooKeeper and the brokers, or the brokers alone after the KRaft
+    cutover). The canary's round trip is added when safety.canary is enabled (or `canary` is given)."""
 
-    def gate(ctx: StepContext) -> Verdict:
-        mine = ours(ctx) if callable(ours) else ours
-        report = check_safety(config, mine, wanted, read)
-        if canary is not None:
-            healthy, detail = canary()
+    config: MigrationConfig
+    ours: Ours = ()
+    checks: tuple[str, ...] = ALL_CHECKS
+    read: Reader = read_inventory
+    canary: CanaryCheck | None = None
+
+    def __post_init__(self) -> None:
+        self.checks = tuple(self.checks)
+        if self.canary is None and self.config.safety.canary.enabled:
+            self.canary = CanaryProbe(self.config.cluster, self.config.safety.canary)
+
+    @property
+    def __name__(self) -> str:
+        return f"safety[{','.join(self.checks)}{',canary' if self.canary else ''}]"
+
+    def __call__(self, ctx: StepContext) -> Verdict:
+        mine = self.ours(ctx) if callable(self.ours) else self.ours
+        report = check_safety(self.config, mine, self.checks, self.read)
+        if self.canary is not None:
+            healthy, detail = self.canary()
             report = SafetyReport(report.cluster_id, (*report.checks, CheckResult(CANARY, healthy, detail)))
         return Verdict.ok(report.paragraph()) if report.ok else Verdict.failed(report.paragraph())
-
-    gate.__name__ = f"safety[{','.join(wanted)}{',canary' if canary else ''}]"
-    return gate
 
 
 def _cluster_id(config: MigrationConfig, inventory: Inventory, ours: set[PartitionKey]) -> CheckResult:

@@ -12,7 +12,7 @@ from migrator.cluster.broker_inventory import read_inventory_from_brokers
 from migrator.cluster.canary import Canary, CanaryProbe
 from migrator.cluster.canary_config import CanaryConfig
 from migrator.cluster.inventory import read_inventory
-from migrator.cluster.safety import CANARY, check_safety, safety_gate
+from migrator.cluster.safety import CANARY, check_safety, SafetyGate
 from migrator.clients.kafka import KafkaAdmin
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 from tests.cluster.test_inventory import config_for, context, unique, wait_for
@@ -42,7 +42,7 @@ def test_the_gate_with_the_canary_passes_on_a_healthy_cluster(sandbox: SandboxCl
     config = config_for(sandbox, tmp_path)
     safety = config.safety.model_copy(update={"canary": CanaryConfig(enabled=True, topic=unique("canary"))})
     config = config.model_copy(update={"safety": safety})
-    verdict = safety_gate(config)(context(config))
+    verdict = SafetyGate(config)(context(config))
     assert verdict.done, verdict.reason
     assert "canary" in verdict.reason and "round trips" in verdict.reason
     # Read through the brokers alone (what the gate uses after the KRaft cutover), the cluster is the same.
@@ -64,5 +64,5 @@ def test_a_cluster_that_cannot_take_acks_all_writes_closes_the_gate(sandbox_fact
     # min.insync.replicas is 2 on this cluster: with one broker left no acks=all write can succeed.
     healthy, detail = wait_for(lambda: (r := probe()) and (None if r[0] else r), "the canary to fail", timeout=60)
     assert not healthy and "canary" in detail
-    verdict = safety_gate(config, checks=[], canary=probe)(context(config))
+    verdict = SafetyGate(config, checks=[], canary=probe)(context(config))
     assert not verdict.done and CANARY in verdict.reason

@@ -22,7 +22,7 @@ from migrator.cluster.safety import (
     OFFLINE,
     UNDER_REPLICATED,
     check_safety,
-    safety_gate,
+    SafetyGate,
 )
 from migrator.cluster.throttles import FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS
 from migrator.config import MigrationConfig, load_config
@@ -257,7 +257,7 @@ def test_a_stopped_broker_shows_as_under_replicated_and_fails_the_gate(sandbox_f
     )
     config = config_for(cluster, tmp_path)
     check_safety(config).raise_if_failed()
-    assert safety_gate(config)(context(config)).done
+    assert SafetyGate(config)(context(config)).done
 
     cluster.stop_broker(2)
     inv = read_inventory(config)
@@ -270,7 +270,7 @@ def test_a_stopped_broker_shows_as_under_replicated_and_fails_the_gate(sandbox_f
     assert {UNDER_REPLICATED, OFFLINE} <= failed
     with pytest.raises(SafetyGateError, match="under_replicated_partitions"):
         report.raise_if_failed()
-    verdict = safety_gate(config, checks=[UNDER_REPLICATED])(context(config))
+    verdict = SafetyGate(config, checks=[UNDER_REPLICATED])(context(config))
     assert not verdict.done and verdict.retry_after is None and replicated in verdict.reason
     tolerant = config.model_copy(
         update={"safety": config.safety.model_copy(update={"max_under_replicated_partitions": 100})}
@@ -309,7 +309,7 @@ def test_a_reassignment_we_did_not_start_fails_the_gate(sandbox_factory, tmp_pat
 
             assert [c.name for c in check_safety(config).failures] == [FOREIGN_REASSIGNMENTS]
             assert check_safety(config, ours={(name, 0)}).ok
-            gate = safety_gate(config, ours=lambda ctx: {tuple(k) for k in ctx.state["moving"]})
+            gate = SafetyGate(config, ours=lambda ctx: {tuple(k) for k in ctx.state["moving"]})
             assert gate(context(config, {"moving": [[name, 0]]})).done
             assert not gate(context(config, {"moving": []})).done
         finally:
