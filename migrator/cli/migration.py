@@ -270,6 +270,10 @@ def status(config: Path = ConfigOption, output: OutputFormat = OutputOption) -> 
             last = moving[-1]
             note = "\n".join(x for x in (note, f"{last.name}: {progress_line(last.progress)} (as of {last.progress.get('at', '?')})") if x)
         table.add_row(name, record.status.value, steps, note)
+    captions = []
     if current.lock:
-        table.caption = f"locked by {current.lock.describe()}"
+        captions.append(f"locked by {current.lock.describe()}")
+    if current.checkpoint and current.checkpoint.rollback_to:
+        captions.append(f"a rollback down to {current.checkpoint.rollback_to} is under way (`migrator resume` carries it on)")
+    table.caption = "; ".join(captions) or None
     emit(current.to_dict(), output, table)

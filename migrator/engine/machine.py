@@ -110,6 +110,7 @@ class MigrationStatus:
             "phases": [p.model_dump(mode="json") for p in self.checkpoint.phases.values()] if self.checkpoint else [],
             "lock": self.lock.to_dict() if self.lock else None,
             "pause_request": self.pause_request.model_dump(mode="json") if self.pause_request else None,
+            "rollback_to": self.checkpoint.rollback_to if self.checkpoint else None,
         }
 
 

@@ -87,6 +87,7 @@ def test_a_rollback_walk_killed_midway_is_carried_on_by_resume(store) -> None:
         session.rollback_to("one")
 
     fresh = _session(store, system)
+    assert fresh.status().to_dict()["rollback_to"] == "one"  # what `migrator status` shows meanwhile
     choice = fresh.unfinished()
     assert choice is not None and choice.phase == "two" and choice.rolling_back and choice.rollback_to == "one"
     assert "two, one" in choice.why
@@ -156,3 +157,17 @@ def test_cli_refuses_rolling_back_the_facade_after_the_broker_id_shift(tmp_path:
     assert "broker-id-shift (done)" in error["message"]
     assert "`migrator rollback broker-id-shift` then `migrator rollback dns-facade`" in error["message"]
     assert store.checkpoint_path.read_text() == before
+
+
+def test_cli_rollback_takes_a_phase_or_to_but_not_both(tmp_path: Path) -> None:
+    path = str(_config(tmp_path))
+    for args in ([], ["dns-facade", "--to", "preflight"]):
+        result = CliRunner().invoke(app, ["rollback", *args, "--config", path, "--yes"])
+        assert result.exit_code == 2 and "--to PHASE" in " ".join(result.stderr.split())
+
+
+def test_cli_rollback_to_with_nothing_to_undo_changes_nothing(tmp_path: Path) -> None:
+    path = str(_config(tmp_path))
+    result = CliRunner().invoke(app, ["rollback", "--to", "dns-facade", "--config", path, "--yes", "--output", "json"])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.stdout) == {"phases": []}
