@@ -122,7 +122,12 @@ class _Session:
     """
 
     def __init__(
-        self, store: CheckpointStore, loaded: Versioned, phase: Phase, ctx: StepContext, machine: "Machine | None" = None
+        self,
+        store: CheckpointStore,
+        loaded: Versioned,
+        phase: Phase,
+        ctx: StepContext,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.checkpoint = loaded.checkpoint
@@ -134,15 +139,16 @@ class _Session:
         ctx.state.update(self.record.state)
         self._journal: list[JournalEntry] = []
         ctx.save_state = self.commit
-        ctx.pause_requested = self._pause_requested
+        ctx.pause_requested = self.pause_reason
         self.gate = phase.gate
         self.gate_interval = phase.gate_interval
-        self._monotonic = machine._monotonic if machine else time.monotonic
+        self._monotonic = monotonic
         self._gate_due = 0.0
         self._gate_last: str | None = None
         ctx.gate_problem = self.gate_problem
 
-    def _pause_requested(self) -> str | None:
+    def pause_reason(self) -> str | None:
+        """The reason of a pending `migrator pause`, else None."""
         request = self.store.pause_request()
         return None if request is None else f"{PAUSE_REQUESTED} {request.user}@{request.host}: {request.reason}"
 
@@ -230,7 +236,7 @@ class Machine:
 
         Writes nothing; steps not yet done are asked for their plan with the recorded state.
         """
-        session = _Session(self.store, self._load(), phase, ctx, self)
+        session = _Session(self.store, self._load(), phase, ctx, self._monotonic)
         record = session.record
         steps = []
         for step in phase.steps:
@@ -292,7 +298,7 @@ class Machine:
         """
         targets = phase.steps[: self._until_index(phase, until) + 1]
         with self.store.locked(break_stale=self.break_stale_lock):
-            session = _Session(self.store, self._load(), phase, ctx, self)
+            session = _Session(self.store, self._load(), phase, ctx, self._monotonic)
             record = session.record
             if phase.skip_reason is not None:
                 self._skip(session, phase.skip_reason)
@@ -456,7 +462,7 @@ class Machine:
         Refused (BadInput, nothing changed) once the phase has entered an irreversible step.
         """
         with self.store.locked(break_stale=self.break_stale_lock):
-            session = _Session(self.store, self._load(), phase, ctx, self)
+            session = _Session(self.store, self._load(), phase, ctx, self._monotonic)
             record = session.record
             undo = [s for s in reversed(phase.steps) if record.step(s.name).status in UNDOABLE]
             if not undo and record.status is not PhaseStatus.ROLLING_BACK:
@@ -588,7 +594,7 @@ class Machine:
         session.ctx.events.emit("phase.skipped", record.name, reason=reason)
 
     def _pause_if_requested(self, session: _Session) -> bool:
-        reason = session._pause_requested()
+        reason = session.pause_reason()
         if reason is None:
             return False
         self._pause(session, reason)
