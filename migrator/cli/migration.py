@@ -98,10 +98,6 @@ def _confirm(question: str, yes: bool) -> None:
         raise typer.Exit(code=1)
 
 
-def _finish(record: PhaseRecord, output: OutputFormat) -> None:
-    _finish_all([record], output)
-
-
 def _finish_all(records: list[PhaseRecord], output: OutputFormat) -> None:
     """Print each phase's outcome; a run that stopped on the operator's `migrator pause` exits with
     OperatorPause's code (a safety gate raised SafetyGateError, exit 3, before getting here)."""
@@ -172,7 +168,7 @@ def run(
             record = session.machine.run(target, session.context(), confirm=confirm_irreversible or (), until=until)
     except MigratorError as error:
         raise fail(error, output) from None
-    _finish(record, output)
+    _finish_all([record], output)
 
 
 def resume(
