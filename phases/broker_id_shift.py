@@ -673,7 +673,8 @@ def build(
             RetireOldBrokers(resources),
         ],
         preconditions=[resources.shift_ready],
-        gate=SafetyGate(config, ours=move.moving),
+        gate=(gate := SafetyGate(config, ours=move.moving)),
+        watch=gate.watch(),
         gate_interval=resources.movement.safety_interval_seconds,
         skip_reason=resources.skip_reason(),
     )

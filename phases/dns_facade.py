@@ -339,5 +339,6 @@ def build(config: MigrationConfig, resources: DnsFacadeResources | None = None) 
             ClientAdoptionGate(resources),
         ],
         preconditions=[resources.zone_ready],
-        gate=SafetyGate(config),
+        gate=(gate := SafetyGate(config)),
+        watch=gate.watch(),
     )

@@ -631,7 +631,8 @@ def build(config: MigrationConfig, resources: JoinResources | None = None) -> Ph
             DeleteProbeTopic(resources),
         ],
         preconditions=[resources.ready],
-        gate=SafetyGate(config),
+        gate=(gate := SafetyGate(config)),
+        watch=gate.watch(),
     )
 
 

@@ -328,7 +328,8 @@ def build(config: MigrationConfig, resources: HandbackResources | None = None) -
         ],
         preconditions=[resources.ready],
         # After the KRaft cutover ZooKeeper is gone: the brokers alone tell the cluster's health.
-        gate=SafetyGate(config, read=read_inventory_from_brokers),
+        gate=(gate := SafetyGate(config, read=read_inventory_from_brokers)),
+        watch=gate.watch(),
         skip_reason=skip,
     )
 

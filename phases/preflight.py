@@ -75,4 +75,5 @@ class RecordInventory(Step):
 
 
 def build(config: MigrationConfig) -> Phase:
-    return Phase(name="preflight", steps=[RecordInventory()], gate=SafetyGate(config))
+    gate = SafetyGate(config)
+    return Phase(name="preflight", steps=[RecordInventory()], gate=gate, watch=gate.watch())

@@ -141,6 +141,7 @@ class _Session:
         ctx.save_state = self.commit
         ctx.pause_requested = self.pause_reason
         self.gate = phase.gate
+        self.watch = phase.watch or phase.gate
         self.gate_interval = phase.gate_interval
         self._monotonic = monotonic
         self._gate_due = 0.0
@@ -152,16 +153,18 @@ class _Session:
         request = self.store.pause_request()
         return None if request is None else f"{PAUSE_REQUESTED} {request.user}@{request.host}: {request.reason}"
 
-    def gate_problem(self, force: bool = False) -> str | None:
-        """Why the phase's safety gate is closed now (None when it is open or the phase has none).
+    def gate_problem(self, before_step: bool = False) -> str | None:
+        """Why the phase's safety gate is closed now (None when it is open or the phase has none):
+        the gate itself before a step, the watch while one runs.
 
-        Long steps poll this; the gate itself is asked at most once per `gate_interval` (the last
-        answer stands in between), so polling costs nothing between reads."""
-        if self.gate is None:
+        Long steps poll this; while a step runs the watch is asked at most once per `gate_interval`
+        (the last answer stands in between), so polling costs nothing between reads."""
+        check = self.gate if before_step else self.watch
+        if check is None:
             return None
         now = self._monotonic()
-        if force or now >= self._gate_due:
-            verdict = self.gate(self.ctx)
+        if before_step or now >= self._gate_due:
+            verdict = check(self.ctx)
             self._gate_last = None if verdict.done else verdict.reason
             self._gate_due = now + self.gate_interval
             self.record.gate = {"ok": verdict.done, "reason": verdict.reason, "at": utcnow().isoformat()}
@@ -313,7 +316,7 @@ class Machine:
                     continue
                 if self._pause_if_requested(session):
                     return record.model_copy(deep=True)
-                self._check_gate(session, step, "before the step", force=True)
+                self._check_gate(session, step, "before the step", before_step=True)
                 if not self._drive(session, step, index, len(phase.steps)):
                     return record.model_copy(deep=True)
 
@@ -601,11 +604,11 @@ class Machine:
         self.store.clear_pause()
         return True
 
-    def _check_gate(self, session: _Session, step: Step, when: str, force: bool = False) -> None:
+    def _check_gate(self, session: _Session, step: Step, when: str, before_step: bool = False) -> None:
         """Ask the phase's safety gate (before every step, resumed ones too, and at its interval while a
         step waits); a closed gate pauses the phase with the reason and raises SafetyGateError."""
         problem = self._retry(
-            lambda: session.gate_problem(force=force),
+            lambda: session.gate_problem(before_step=before_step),
             lambda exc, n: session.ctx.events.emit("gate.retrying", session.phase, step.name, error=str(exc)),
         )
         if problem is None:

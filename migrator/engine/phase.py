@@ -10,9 +10,10 @@ from migrator.engine.step import Step, StepContext, Verdict
 #: A precondition reads the real system and answers with a Verdict; a failed one stops the phase
 #: before any step runs.
 Precondition = Callable[[StepContext], Verdict]
-#: A safety gate answers the same way, but the machine asks it before EVERY step (resumed ones too)
-#: and, at most every `gate_interval` seconds, while a step waits or polls `StepContext.gate_problem`:
-#: a closed gate pauses the phase with its reason, never pushes on.
+#: A safety gate answers the same way, but the machine asks it before EVERY step (resumed ones too);
+#: while a step runs it asks the phase's `watch` (default: the gate) at most every `gate_interval`
+#: seconds, as the step waits or polls `StepContext.gate_problem`. A closed gate pauses the phase with
+#: its reason, never pushes on.
 Gate = Callable[[StepContext], Verdict]
 
 
@@ -24,6 +25,9 @@ class Phase:
     #: When set, the planner decided the phase is unnecessary; the text says why (and what it saves).
     skip_reason: str | None = None
     gate: Gate | None = None
+    #: What is checked while a step runs, when that differs from the gate (a roll or a move makes
+    #: partitions under-replicated by design, so a watch may leave that count to the next gate).
+    watch: Gate | None = None
     #: The longest a running step goes without the gate being asked again (seconds).
     gate_interval: float = 30.0
 

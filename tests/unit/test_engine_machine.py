@@ -722,3 +722,21 @@ def test_an_operator_pause_honoured_by_a_step_is_its_own_kind_and_is_recorded(st
     assert paused.value.exit_code == 4 and SafetyGateError.exit_code == 3
     record = store.load().checkpoint.phases["demo"]
     assert record.status is PhaseStatus.PAUSED and record.pause_reason.startswith(PAUSE_REQUESTED)
+
+
+def test_while_a_step_runs_the_watch_is_asked_and_before_each_step_the_gate(store, clock, system) -> None:
+    asked: list[str] = []
+
+    def gate(ctx: StepContext) -> Verdict:
+        asked.append("gate")
+        return Verdict.ok("all checks")
+
+    def watch(ctx: StepContext) -> Verdict:
+        asked.append("watch")
+        return Verdict.ok("checks that hold during a roll")
+
+    steps = [KeyStep(system, "roll", {"a": 1}, pending_polls=4, retry_after=10.0), KeyStep(system, "after", {"b": 1})]
+    phase = Phase("demo", steps, gate=gate, watch=watch, gate_interval=15.0)
+    assert machine_for(store, clock).run(phase, context_with_events()[0]).status is PhaseStatus.DONE
+    assert asked[0] == "gate" and "watch" in asked[1:-1] and asked[-1] == "gate"
+    assert asked.count("gate") == 2  # once before each step
