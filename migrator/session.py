@@ -194,6 +194,8 @@ class Session:
         recorded first, so `migrator resume` after a kill carries on with it."""
         path = self.rollback_path(to)
         if not path:
+            # A walk killed after its last phase but before its record was cleared ends here.
+            self.machine.record_rollback_target(None)
             return []
         self.machine.record_rollback_target(to)
         records = []

@@ -171,3 +171,14 @@ def test_cli_rollback_to_with_nothing_to_undo_changes_nothing(tmp_path: Path) ->
     result = CliRunner().invoke(app, ["rollback", "--to", "dns-facade", "--config", path, "--yes", "--output", "json"])
     assert result.exit_code == 0, result.output
     assert yaml.safe_load(result.stdout) == {"phases": []}
+
+
+def test_a_walk_killed_after_its_last_phase_is_closed_by_resume(store) -> None:
+    session = _session(store, FakeSystem())
+    _run_all(session, ["one"])
+    session.rollback_to("one")
+    session.machine.record_rollback_target("one")  # as if killed before the record was cleared
+    choice = session.unfinished()
+    assert choice is not None and choice.rolling_back and "only its record is left" in choice.why
+    assert session.rollback_to(choice.rollback_to) == []
+    assert store.load().checkpoint.rollback_to is None and session.unfinished() is None
