@@ -51,10 +51,10 @@ from migrator.errors import BadInput, PermanentError, TemporaryError
 from migrator.movers.native import MoveReplicas, planner_view
 from migrator.movers.plan import MovePlan, PlannerBroker, PlannerCluster
 from migrator.movers.planner import plan_mapping
-from migrator.movers.settings import MovementConfig
-from migrator.platforms.base import BrokerPlatform
+from migrator.movers.settings import MovementConfig, resolve_movement
+from migrator.platforms.source.base import BrokerPlatform
+from migrator.platforms.source.config import BrokerIdShiftConfig
 from migrator.platforms.model import Check, HostState, NewBroker, Registration
-from phases.broker_id_shift_config import BrokerIdShiftConfig, movement_settings, shift_settings
 from phases.dns_facade import DnsFacadeResources, RepointFacade
 
 __all__ = ["BrokerIdShiftConfig", "build"]
@@ -74,6 +74,16 @@ _SHOWN = 10
 
 
 # ----------------------------------------------------------------------------------------- planning
+
+
+def shift_settings(config: MigrationConfig) -> BrokerIdShiftConfig:
+    """The section as configured, or its safe defaults."""
+    return config.broker_id_shift or BrokerIdShiftConfig()
+
+
+def movement_settings(config: MigrationConfig) -> MovementConfig:
+    """This phase's movement settings: its own, else the migration's, else the defaults."""
+    return resolve_movement(shift_settings(config).movement, config.movement)
 
 
 @dataclass(frozen=True)
@@ -309,7 +319,7 @@ class ShiftResources:
 
     @cached_property
     def platform(self) -> BrokerPlatform:
-        from migrator.platforms.factory import source_platform  # the local platform pulls in the sandbox
+        from migrator.platforms.source.factory import source_platform  # the local platform pulls in the sandbox
 
         return self._platform or source_platform(self.config)
 

@@ -45,15 +45,16 @@ from migrator.cluster.replication_probe import (
     unreachable,
 )
 from migrator.cluster.safety import safety_precondition
-from migrator.config import ClusterConfig, MigrationConfig
+from migrator.clients.connection import ClusterConfig
+from migrator.config import MigrationConfig
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import BadInput, PermanentError, TemporaryError
 from migrator.platforms.model import Check
 from migrator.platforms.registration import Registrations
-from migrator.platforms.strimzi_config import TargetConfig
-from migrator.platforms.strimzi_manifests import render_overrides
-from migrator.platforms.target import TargetPlatform, require_target, target_platform, verdict_of
+from migrator.platforms.target.config import TargetConfig
+from migrator.platforms.target.strimzi_manifests import render_overrides
+from migrator.platforms.target.base import TargetPlatform, require_target, target_platform, verdict_of
 from phases.broker_id_shift import holdings
 
 PHASE = "mixed-cluster-join"

@@ -41,8 +41,8 @@ from migrator.clients.kafka import KafkaAdmin
 from migrator.config import MigrationConfig
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
-from migrator.platforms.strimzi_target import StrimziTarget
-from migrator.platforms.target import require_target, verdict_of
+from migrator.platforms.target.strimzi import StrimziTarget
+from migrator.platforms.target.base import require_target, verdict_of
 
 PHASE = "operator-handback"
 #: ctx.state keys (the phase's checkpointed memory).

@@ -27,7 +27,7 @@ from kafka import TopicPartition as KpTopicPartition
 from kafka.admin import KafkaAdminClient
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from migrator.config import ClusterConfig
+from migrator.clients.connection import ClusterConfig
 from migrator.errors import BadInput
 
 log = logging.getLogger(__name__)

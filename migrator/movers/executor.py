@@ -57,7 +57,7 @@ from migrator.movers.memory import MoverMemory, PartitionKey, Replicas, RunMemor
 from migrator.movers.plan import MovePlan, PartitionMove
 from migrator.movers.progress import Progress, RateMeter, eta_seconds, measure
 from migrator.movers.reconcile import Observed, Stage, classify, listed_target
-from migrator.movers.settings import MovementConfig
+from migrator.movers.settings import MovementConfig, resolve_movement
 from migrator.movers.throttle_writer import ALL_REPLICAS, KAFKA_IO_ERRORS, BatchThrottles, ThrottleWriter
 
 #: Gates before a run starts; during a run, the whole-cluster check omits the URP count (a broker
@@ -145,7 +145,7 @@ class Executor:
         self.config = config
         self.admin = admin
         self.zk = zk
-        self.settings = settings or config.movement or MovementConfig()
+        self.settings = resolve_movement(settings, config.movement)
         self._events = events
         self._persist = persist
         self._pause_requested = pause_requested

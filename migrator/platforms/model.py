@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
-from migrator.platforms.config import check_properties
+from migrator.platforms.source.config import check_properties
 
 
 @dataclass(frozen=True)

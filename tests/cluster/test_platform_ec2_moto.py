@@ -24,10 +24,10 @@ import yaml
 from migrator.clients import aws
 from migrator.config import load_config
 from migrator.errors import BadInput, PermanentError
-from migrator.platforms.ec2 import MANAGED_BY, Ec2Platform
-from migrator.platforms.factory import source_platform
+from migrator.platforms.source.ec2 import MANAGED_BY, Ec2Platform
+from migrator.platforms.source.factory import source_platform
 from migrator.platforms.model import HostState, NewBroker, Outcome
-from migrator.platforms.user_data import HOST_MARK
+from migrator.platforms.source.user_data import HOST_MARK
 from migrator.sandbox.cluster import SandboxCluster
 from tests.dns_fixtures import aws_env, moto_endpoint  # noqa: F401
 

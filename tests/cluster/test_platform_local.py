@@ -13,8 +13,8 @@ from kazoo.client import KazooClient
 
 from migrator.config import load_config
 from migrator.errors import BadInput
-from migrator.platforms.factory import source_platform
-from migrator.platforms.local import LocalPlatform
+from migrator.platforms.source.factory import source_platform
+from migrator.platforms.source.local import LocalPlatform
 from migrator.platforms.model import HostState, NewBroker, Outcome
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 

@@ -12,8 +12,8 @@ import yaml
 from kazoo.client import KazooClient
 
 from migrator.config import load_config
-from migrator.platforms.factory import source_platform
-from migrator.platforms.manual import ManualPlatform
+from migrator.platforms.source.factory import source_platform
+from migrator.platforms.source.manual import ManualPlatform
 from migrator.platforms.model import NewBroker, Outcome
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 

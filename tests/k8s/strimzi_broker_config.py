@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, Literal
 
-from migrator.platforms.strimzi_config import strimzi_drops
-from migrator.platforms.strimzi_manifests import load_override_specs
+from migrator.platforms.target.config import strimzi_drops
+from migrator.platforms.target.strimzi_manifests import load_override_specs
 
 Mode = Literal["fork", "upstream"]
 CONTROLPLANE = "CONTROLPLANE-9090"

@@ -14,8 +14,8 @@ import pytest
 from kubernetes import client as k8s
 
 from migrator.errors import BadInput
-from migrator.platforms.strimzi import ConcurrentChange, FieldConflict, StrimziPlatform
-from migrator.platforms.strimzi_manifests import BUILD_ANNOTATION, RenderedManifests, render_manifests
+from migrator.platforms.target.strimzi_api import ConcurrentChange, FieldConflict, StrimziPlatform
+from migrator.platforms.target.strimzi_manifests import BUILD_ANNOTATION, RenderedManifests, render_manifests
 from migrator.sandbox.kube import KubeRig
 from migrator.sandbox.ports import HOST
 from tests.k8s.strimzi_support import FORKED, UPSTREAM, fresh_namespaces, install_operator, migration_config

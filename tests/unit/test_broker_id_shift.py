@@ -15,9 +15,9 @@ from migrator.engine.events import EventBus
 from migrator.engine.step import StepContext
 from migrator.errors import BadInput
 from migrator.movers.settings import MovementConfig
-from migrator.platforms.base import PlatformSettings
-from migrator.platforms.config import ManualPlatformConfig
-from migrator.platforms.manual import ManualPlatform
+from migrator.platforms.source.base import PlatformSettings
+from migrator.platforms.source.config import ManualPlatformConfig
+from migrator.platforms.source.manual import ManualPlatform
 from migrator.platforms.model import Host, HostState
 from migrator.platforms.properties import PropertiesTemplate
 from migrator.platforms.registration import Registrations
@@ -37,7 +37,7 @@ from phases.broker_id_shift import (
     skip_reason,
     target_ids,
 )
-from phases.broker_id_shift_config import movement_settings
+from phases.broker_id_shift import movement_settings
 from phases.dns_facade import DnsFacadeResources
 
 RACKS = {0: "a", 1: "b", 2: "c"}

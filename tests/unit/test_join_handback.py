@@ -12,8 +12,8 @@ from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
 from migrator.engine.step import StepContext
 from migrator.platforms.model import Check
-from migrator.platforms.strimzi_manifests import render_manifests
-from migrator.platforms.strimzi_target import (
+from migrator.platforms.target.strimzi_manifests import render_manifests
+from migrator.platforms.target.strimzi import (
     overrides_in,
     reconciliation_interval,
     rollout,

@@ -1,4 +1,4 @@
-"""The pure parts of migrator/platforms/strimzi.py: reading Strimzi's status shapes, telling a
+"""The pure parts of migrator/platforms/target/strimzi_api.py: reading Strimzi's status shapes, telling a
 resourceVersion conflict from a field-manager conflict, the bounded re-read loop, and the waits with
 an injected clock. (The API calls themselves are tested on the real API server in tests/k8s.)"""
 
@@ -13,14 +13,14 @@ from kubernetes.client.exceptions import ApiException
 
 from migrator.config import MigrationConfig
 from migrator.errors import BadInput, TemporaryError
-from migrator.platforms.strimzi import (
+from migrator.platforms.target.strimzi_api import (
     ConcurrentChange,
     KafkaStatus,
     NodePoolStatus,
     StrimziPlatform,
     _field_conflicts,
 )
-from migrator.platforms.strimzi_config import TargetConfig
+from migrator.platforms.target.config import TargetConfig
 from tests.fake_clock import FakeClock
 
 

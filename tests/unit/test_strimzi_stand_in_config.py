@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from migrator.config import MigrationConfig
-from migrator.platforms.strimzi_manifests import render_manifests
+from migrator.platforms.target.strimzi_manifests import render_manifests
 from tests.k8s.strimzi_broker_config import (
     CONTROLPLANE,
     REPLICATION,

@@ -2,7 +2,7 @@
 read and changed through the real Kubernetes API, nothing else (no kubectl, no operator internals).
 
     platform = StrimziPlatform(api_client(kubeconfig, context), config.target)
-    rendered = render_manifests(config)                 # migrator/platforms/strimzi_manifests.py
+    rendered = render_manifests(config)                 # migrator/platforms/target/strimzi_manifests.py
 
     platform.live_objects(rendered)       # the live object for each of rendered.objects (None: absent),
                                           # ready for rendered.diff_against(...)
@@ -63,8 +63,8 @@ from kubernetes.client.exceptions import ApiException
 
 from migrator.clients.k8s import call, get_or_none, status_message
 from migrator.errors import BadInput, PermanentError, TemporaryError
-from migrator.platforms.strimzi_config import OperatorConfig, TargetConfig
-from migrator.platforms.strimzi_manifests import BUILD_ANNOTATION, RenderedManifests
+from migrator.platforms.target.config import OperatorConfig, TargetConfig
+from migrator.platforms.target.strimzi_manifests import BUILD_ANNOTATION, RenderedManifests
 
 Json = dict[str, Any]
 T = TypeVar("T")

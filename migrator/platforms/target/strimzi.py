@@ -29,7 +29,7 @@ from migrator.clients.k8s import api_client, call, status_message
 from migrator.config import MigrationConfig
 from migrator.errors import BadInput, PermanentError
 from migrator.platforms.model import Check
-from migrator.platforms.strimzi import (
+from migrator.platforms.target.strimzi_api import (
     FIELD_MANAGER,
     GROUP,
     PLURALS,
@@ -38,15 +38,15 @@ from migrator.platforms.strimzi import (
     KafkaStatus,
     StrimziPlatform,
 )
-from migrator.platforms.strimzi_config import TargetConfig
-from migrator.platforms.strimzi_manifests import (
+from migrator.platforms.target.config import TargetConfig
+from migrator.platforms.target.strimzi_manifests import (
     BUILD_ANNOTATION,
     MIGRATION_LABEL,
     RenderedManifests,
     load_override_specs,
     render_manifests,
 )
-from migrator.platforms.target import JSON, Build, OperatorState, Review, TargetPlatform
+from migrator.platforms.target.base import JSON, Build, OperatorState, Review, TargetPlatform
 
 #: Strimzi's full reconciliation interval (the operator Deployment's env), and its default.
 RECONCILIATION_ENV = "STRIMZI_FULL_RECONCILIATION_INTERVAL_MS"

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from migrator.errors import BadInput
-from migrator.platforms.base import BrokerPlatform, PlatformSettings
-from migrator.platforms.config import PLATFORM_KEYS
+from migrator.platforms.source.base import BrokerPlatform, PlatformSettings
+from migrator.platforms.source.config import PLATFORM_KEYS
 from migrator.platforms.model import Host, HostState, NewBroker, Outcome, ProvisionRecord
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 from migrator.sandbox.ports import broker_host

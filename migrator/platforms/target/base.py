@@ -29,7 +29,7 @@ from migrator.config import MigrationConfig
 from migrator.engine.step import Verdict
 from migrator.errors import BadInput
 from migrator.platforms.model import Check
-from migrator.platforms.strimzi_config import TargetConfig
+from migrator.platforms.target.config import TargetConfig
 
 JSON = dict[str, Any]
 Build = Literal["forked", "upstream"]
@@ -111,10 +111,10 @@ def target_platform(config: MigrationConfig) -> TargetPlatform:
     the strimzi one the kubernetes client."""
     target = require_target(config)
     if target.kind == "local":
-        from migrator.platforms.local_target import LocalTarget
+        from migrator.platforms.target.local import LocalTarget
 
         return LocalTarget.from_config(config)
-    from migrator.platforms.strimzi_target import StrimziTarget
+    from migrator.platforms.target.strimzi import StrimziTarget
 
     return StrimziTarget.from_config(config)
 

@@ -28,14 +28,14 @@ from pathlib import Path
 
 from migrator.config import MigrationConfig
 from migrator.errors import BadInput
-from migrator.platforms.base import PlatformSettings
-from migrator.platforms.config import PLATFORM_KEYS
-from migrator.platforms.local import LocalPlatform
+from migrator.platforms.source.base import PlatformSettings
+from migrator.platforms.source.config import PLATFORM_KEYS
+from migrator.platforms.source.local import LocalPlatform
 from migrator.platforms.model import Check, NewBroker
 from migrator.platforms.properties import PropertiesTemplate, to_text
 from migrator.platforms.registration import Registrations
-from migrator.platforms.strimzi_manifests import render_overrides
-from migrator.platforms.target import JSON, Build, OperatorState, Review, TargetPlatform
+from migrator.platforms.target.strimzi_manifests import render_overrides
+from migrator.platforms.target.base import JSON, Build, OperatorState, Review, TargetPlatform
 from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.ports import broker_host
 
