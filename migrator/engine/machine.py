@@ -204,13 +204,14 @@ class Machine:
         """
         session = _Session(self.store, self._load(), phase, ctx)
         record = session.record
+        skip_reason = self._skip_reason(session, phase)
         steps = []
         for step in phase.steps:
             status = record.step(step.name).status
-            runs = phase.skip_reason is None and status is not StepStatus.DONE
+            runs = skip_reason is None and status is not StepStatus.DONE
             actions = self._retry(lambda: step.plan(ctx), lambda exc, n: None) if runs else []
             steps.append(StepPlan(step.name, step.reversible, status, list(actions)))
-        return PhasePlan(phase.name, record.status, phase.skip_reason, steps)
+        return PhasePlan(phase.name, record.status, skip_reason, steps)
 
     def status(self) -> MigrationStatus:
         loaded = self.store.load()
@@ -252,8 +253,9 @@ class Machine:
         with self.store.locked(break_stale=self.break_stale_lock):
             session = _Session(self.store, self._load(), phase, ctx)
             record = session.record
-            if phase.skip_reason is not None:
-                self._skip(session, phase.skip_reason)
+            skip_reason = self._skip_reason(session, phase)
+            if skip_reason is not None:
+                self._skip(session, skip_reason)
                 return record.model_copy(deep=True)
             if record.status is PhaseStatus.DONE and not record.steps_left():
                 ctx.events.emit("phase.already_done", phase.name)
@@ -496,13 +498,14 @@ class Machine:
     def _check_preconditions(self, session: _Session, phase: Phase) -> None:
         failures = []
         for precondition in phase.preconditions:
-            name = getattr(precondition, "__name__", repr(precondition))
             verdict = self._retry(
                 lambda: precondition(session.ctx),
-                lambda exc, n: session.ctx.events.emit("phase.retrying", phase.name, check=name, error=str(exc)),
+                lambda exc, n: session.ctx.events.emit(
+                    "phase.retrying", phase.name, check=precondition.name, error=str(exc)
+                ),
             )
             if not verdict.done:
-                failures.append(f"{name}: {verdict.reason}")
+                failures.append(f"{precondition.name}: {verdict.reason}")
         if failures:
             session.record.error = "preconditions not met: " + "; ".join(failures)
             session.commit()
@@ -512,15 +515,14 @@ class Machine:
                 "system back to these conditions (`migrator plan` shows them) and run the phase again."
             )
 
+    def _skip_reason(self, session: _Session, phase: Phase) -> str | None:
+        """The phase's skip condition, asked once and only while none of its steps has run."""
+        if phase.skip_when is None or session.record.started:
+            return None
+        return self._retry(lambda: phase.skip_when(session.ctx), lambda exc, n: None)
+
     def _skip(self, session: _Session, reason: str) -> None:
         record = session.record
-        if record.started:
-            begun = ", ".join(f"{r.name} ({r.status.value})" for r in record.steps if r.status in UNDOABLE)
-            raise BadInput(
-                f"Phase {record.name} is now planned as skipped ({reason}), but steps of it already ran: "
-                f"{begun}. Roll the phase back with `migrator rollback` first, or keep the plan that runs it. "
-                "Nothing was changed."
-            )
         if record.status is PhaseStatus.SKIPPED and record.skip_reason == reason:
             return
         if record.status is not PhaseStatus.SKIPPED:

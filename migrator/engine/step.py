@@ -55,7 +55,8 @@ class Verdict:
 
 @dataclass
 class StepContext:
-    """What a step sees. `config` and `resources` are opaque to the engine (the phase owns them).
+    """What a step sees. `config` is opaque to the engine (the phase owns it); what the steps of a phase
+    share beyond it (clients, platforms) the phase's `build()` hands to each step.
 
     `state` is the phase's shared, JSON-serialisable memory (e.g. the inventory one step read and a
     later step uses); the machine persists it in the checkpoint, so a resumed run sees it again.
@@ -70,10 +71,8 @@ class StepContext:
     """
 
     config: Any
-    resources: Any
     state: JSON
     events: EventBus
-    dry_run: bool = False
     save_state: Callable[[], None] = field(default=lambda: None, repr=False)
     pause_requested: Callable[[], str | None] = field(default=lambda: None, repr=False)
 

@@ -46,6 +46,7 @@ from migrator.cluster.safety import (
     UNDER_MIN_ISR,
     UNDER_REPLICATED,
     evaluate_safety,
+    foreign_reassignment_refusal,
 )
 from migrator.cluster.throttles import read_throttles
 from migrator.config import MigrationConfig
@@ -566,29 +567,16 @@ class Executor:
         target = tuple(b for b in reassignment.replicas if b not in reassignment.removing)
         return target in memory.ours(reassignment.key)
 
-    def _foreign_message(self, foreign: list[Reassignment]) -> str:
-        shown = ", ".join(
-            f"{r.topic}-{r.partition} -> {[b for b in r.replicas if b not in r.removing]}"
-            + (" (legacy /admin/reassign_partitions)" if r.source == "znode" else "")
-            for r in foreign[:_SHOWN]
-        )
-        more = f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
-        bootstrap = self.config.cluster.bootstrap_servers
-        return (
-            f"The replica move cannot start: {len(foreign)} partition reassignment(s) that the migrator did not "
-            f"start are in flight ({shown}{more}). Two movers on one cluster fight over throttles and "
-            "bandwidth, so nothing was changed. See them with `kafka-reassign-partitions.sh --bootstrap-server "
-            f"{bootstrap} --list`; let them finish, or cancel them with `kafka-reassign-partitions.sh "
-            f"--bootstrap-server {bootstrap} --cancel --reassignment-json-file <the file that started them>`; "
-            "then run again."
-        )
-
     def _refuse_foreign(self, stages: dict[PartitionKey, Stage], snapshot: Snapshot) -> None:
         foreign = sorted(k for k, s in stages.items() if s is Stage.FOREIGN)
         if foreign:
             listed = [(key, snapshot.in_flight[key]) for key in foreign]
             raise BadInput(
-                self._foreign_message([Reassignment(t, p, r.replicas, r.adding, r.removing) for (t, p), r in listed])
+                foreign_reassignment_refusal(
+                    "The replica move",
+                    [Reassignment(t, p, r.replicas, r.adding, r.removing) for (t, p), r in listed],
+                    self.config.cluster.bootstrap_servers,
+                )
             )
 
     def _verify(self, targets: dict[PartitionKey, Replicas], state: JSON, what: str) -> Verdict:

@@ -139,7 +139,7 @@ def machine(config: MigrationConfig) -> Machine:
 
 
 def context(config: MigrationConfig, plan: MovePlan, bus: EventBus) -> StepContext:
-    return StepContext(config=config, resources=None, state={MoveReplicas.plan_key: plan.to_dict()}, events=bus)
+    return StepContext(config=config, state={MoveReplicas.plan_key: plan.to_dict()}, events=bus)
 
 
 def mover_state(config: MigrationConfig) -> dict[str, Any]:

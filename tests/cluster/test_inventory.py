@@ -72,7 +72,7 @@ def wait_for(condition, what: str, timeout: float = 60.0):
 
 
 def context(config: MigrationConfig, state: dict | None = None) -> StepContext:
-    return StepContext(config=config, resources=None, state=state or {}, events=EventBus())
+    return StepContext(config=config, state=state or {}, events=EventBus())
 
 
 # -- the picture matches the cluster ----------------------------------------------------------------

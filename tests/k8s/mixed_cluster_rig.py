@@ -120,7 +120,7 @@ class MixedRig:
         return Machine(LocalFileStore(self.workdir / name), self.config.migration_id)
 
     def context(self) -> StepContext:
-        return StepContext(config=self.config, resources=None, state={}, events=EventBus())
+        return StepContext(config=self.config, state={}, events=EventBus())
 
     def operator_image(self) -> tuple[str, str | None]:
         operator = self.target().platform.operator()

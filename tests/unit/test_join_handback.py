@@ -87,9 +87,10 @@ def test_the_watch_after_the_switch_follows_the_operators_reconciliation_interva
 
 
 def test_handback_is_skipped_with_a_reason_for_the_local_target() -> None:
-    phase = operator_handback.build(config(kind="local"))
-    assert phase.skip_reason is not None and "without a cluster operator" in phase.skip_reason
-    assert operator_handback.build(config()).skip_reason is None
+    ctx = StepContext(config(), {}, EventBus())
+    reason = operator_handback.build(config(kind="local")).skip_when(ctx)
+    assert reason is not None and "without a cluster operator" in reason
+    assert operator_handback.build(config()).skip_when(ctx) is None
 
 
 @dataclass
@@ -113,7 +114,7 @@ def verify(nodes: FakeNodes, now: float, switched_at: float = 1000.0) -> Any:
     clock = lambda: now  # noqa: E731
     resources = HandbackResources(config(), platform=nodes, clock=clock)  # type: ignore[arg-type]
     state = {BEFORE_SWITCH: {"incarnations": {"1000": "pod a", "1001": "pod b"}}, SWITCHED_AT: switched_at}
-    return VerifyNoRestart(resources).verify(StepContext(config(), None, state, EventBus()))
+    return VerifyNoRestart(resources).verify(StepContext(config(), state, EventBus()))
 
 
 def test_verify_no_restart_watches_two_intervals_then_passes() -> None:
