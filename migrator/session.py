@@ -28,7 +28,7 @@ def open_store(config: MigrationConfig) -> CheckpointStore:
     if checkpoint.store == "local":
         return LocalFileStore(checkpoint.path)
     # Imported here: the kubernetes client costs a second of start-up that local runs need not pay.
-    from migrator.engine.k8s_store import KubernetesStore
+    from migrator.k8s_checkpoint.store import KubernetesStore
 
     return KubernetesStore.connect(
         config.migration_id,

@@ -23,7 +23,8 @@ from migrator.dns import wire
 from migrator.dns.config import DnsConfig
 from migrator.dns.facade import Facade
 from migrator.dns.ownership import is_ours, marker_name
-from migrator.dns.provider import DnsProvider, make_provider
+from migrator.dns.provider import DnsProvider
+from migrator.dns.providers import make_provider
 from migrator.dns.records import NameState, Resolver, resolve_host
 from migrator.dns.verify import Ask, Nameserver, authoritative_servers, disagreements, negative_ttl
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict

@@ -53,6 +53,7 @@ from migrator.movers.plan import MovePlan
 from migrator.movers.settings import MovementConfig
 from migrator.platforms.model import HostState, NewBroker
 from migrator.platforms.source.base import BrokerPlatform
+from migrator.platforms.source.factory import source_platform
 from migrator.platforms.source.retire import retire_brokers
 from migrator.platforms.target.base import verdict_of
 from migrator.text import SHOWN, id_list
@@ -341,8 +342,6 @@ class ShiftResources:
 
     @cached_property
     def platform(self) -> BrokerPlatform:
-        from migrator.platforms.source.factory import source_platform  # the local platform pulls in the sandbox
-
         return self._platform or source_platform(self.config)
 
     @cached_property

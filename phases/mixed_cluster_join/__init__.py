@@ -53,7 +53,8 @@ from migrator.platforms.model import Check
 from migrator.platforms.registration import Registrations
 from migrator.platforms.target.config import TargetConfig
 from migrator.platforms.target.strimzi_manifests import render_overrides
-from migrator.platforms.target.base import TargetPlatform, require_target, target_platform, verdict_of
+from migrator.platforms.target.base import TargetPlatform, require_target, verdict_of
+from migrator.platforms.target.factory import target_platform
 from migrator.text import SHOWN, id_list
 from phases.mixed_cluster_join.plan import PHASE, digest, node_id_problems, predicted_collisions, shared_cluster
 

@@ -106,19 +106,6 @@ def require_target(config: MigrationConfig) -> TargetConfig:
     return config.target
 
 
-def target_platform(config: MigrationConfig) -> TargetPlatform:
-    """The platform config.target.kind names. Imported on demand: the local one pulls in the sandbox,
-    the strimzi one the kubernetes client."""
-    target = require_target(config)
-    if target.kind == "local":
-        from migrator.platforms.target.local import LocalTarget
-
-        return LocalTarget.from_config(config)
-    from migrator.platforms.target.strimzi import StrimziTarget
-
-    return StrimziTarget.from_config(config)
-
-
 def verdict_of(check: Check, retry_after: float = 5.0) -> Verdict:
     """A platform Check as the engine's Verdict: done, failed, or pending (polled again)."""
     if check.done:
