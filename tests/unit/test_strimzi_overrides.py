@@ -20,7 +20,7 @@ from migrator.platforms.target.config import (
     strimzi_drops,
 )
 from migrator.platforms.target.strimzi_manifests import load_override_specs
-from migrator.resources import asset_dir
+from migrator.assets import asset_dir
 from tests.unit.strimzi_crds import crd_schema
 
 SPECS = load_override_specs()

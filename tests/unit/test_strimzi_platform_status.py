@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from migrator.config import MigrationConfig
 from migrator.errors import BadInput, TemporaryError
 from migrator.platforms.target.strimzi_api import (
-    ConcurrentChange,
+    ObjectChanged,
     KafkaStatus,
     NodePoolStatus,
     StrimziPlatform,
@@ -121,7 +121,7 @@ def test_a_stale_write_is_retried_after_a_fresh_read_a_bounded_number_of_times()
     def always_stale(_: object) -> str:
         raise conflict(MOVED_ON)
 
-    with pytest.raises(ConcurrentChange, match="changed between our read and our write 3 times"):
+    with pytest.raises(ObjectChanged, match="changed between our read and our write 3 times"):
         subject._with_fresh_read("test", lambda: None, always_stale)
 
 

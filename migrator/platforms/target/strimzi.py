@@ -34,7 +34,7 @@ from migrator.platforms.target.strimzi_api import (
     GROUP,
     PLURALS,
     VERSION,
-    ConcurrentChange,
+    ObjectChanged,
     KafkaStatus,
     StrimziPlatform,
 )
@@ -322,7 +322,7 @@ class StrimziTarget(TargetPlatform):
                 if exc.status != 409:
                     raise
                 last = status_message(exc)
-        raise ConcurrentChange(
+        raise ObjectChanged(
             f"Could not {what} on Kafka {self.target.namespace}/{name}: it changed between our read and our write "
             f"{_UPDATE_ATTEMPTS} times in a row ({last}). Something else keeps writing it; find out what, then run again."
         )

@@ -29,7 +29,7 @@ from migrator.config import MigrationConfig
 from migrator.config_base import ConfigModel
 from migrator.errors import BadInput
 from migrator.platforms.target.config import TargetConfig
-from migrator.resources import asset_dir
+from migrator.assets import asset_dir
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kafka-k8s-migrator"}
 MIGRATION_LABEL = "kafka-k8s-migrator/migration-id"
