@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from migrator.dns.config import DnsConfig
 from migrator.dns.records import Change, NameState
 from migrator.errors import TemporaryError
 

@@ -65,7 +65,7 @@ from migrator.sandbox.ports import broker_host, free_port, free_shared_port, is_
 from migrator.sandbox.process import JvmProcess
 from migrator.sandbox.readiness import broker_ready, zookeeper_serving
 from migrator.sandbox.storage import format_storage, new_cluster_id
-from migrator.sandbox.supervision import stop_all, stop_at_exit
+from migrator.sandbox.supervision import forget_at_exit, stop_all, stop_at_exit
 
 STATE_FILE = "sandbox.json"
 # 2: brokers on addresses of their own sharing `broker_port`; 1 had them on 127.0.0.1 with a port each.
@@ -201,7 +201,7 @@ class SandboxCluster:
             if self.zookeeper.running and self.zookeeper.process is not None:
                 stop_all([self.zookeeper.process], min(grace, 10))
         finally:
-            _LIVE.discard(self)
+            forget_at_exit(self)
             if (self.workdir / STATE_FILE).exists():
                 self.save_state()
 

@@ -45,6 +45,11 @@ def stop_at_exit(cluster: _Stoppable) -> None:
         signal.signal(signal.SIGTERM, _interrupt)
 
 
+def forget_at_exit(cluster: _Stoppable) -> None:
+    """`cluster` is down already: nothing to stop at exit."""
+    _LIVE.discard(cluster)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 

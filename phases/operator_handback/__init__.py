@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import cached_property
 
 from migrator.clients.kafka import KafkaAdmin

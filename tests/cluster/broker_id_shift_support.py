@@ -27,7 +27,7 @@ from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.dns_server import DnsServer
 from migrator.sandbox.ports import broker_host
 from migrator.session import Session
-from tests.waiting import unique, wait_for
+from tests.waiting import unique, wait_for  # noqa: F401  (the shift tests import both from here)
 
 OFFSET = 100
 PartitionKey = tuple[str, int]

@@ -32,7 +32,7 @@ from migrator.movers.native import MoveReplicas, planner_view
 from migrator.movers.plan import BatchLimits, MovePlan
 from migrator.movers.planner import plan_mapping
 from migrator.sandbox.cluster import SandboxCluster
-from tests.waiting import unique, wait_for
+from tests.waiting import unique, wait_for  # noqa: F401  (the mover tests import both from here)
 
 PHASE = "move-test"
 
