@@ -44,6 +44,9 @@ _AUTH_CODES = {
     KafkaError._AUTHENTICATION,
 }
 
+#: What a request to a broker that is down, restarting or unreachable raises, from either client library.
+KAFKA_IO_ERRORS = (KafkaException, kp_errors.KafkaError, TimeoutError, OSError)
+
 
 def _is_retriable(exc: BaseException) -> bool:
     if isinstance(exc, KafkaException) and isinstance(exc.args[0], KafkaError):

@@ -35,9 +35,10 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from migrator.clients.kafka import KafkaAdmin, ReassignmentState
+from migrator.clients.kafka import KAFKA_IO_ERRORS, KafkaAdmin, ReassignmentState
 from migrator.clients.zk import ZooKeeper
 from migrator.cluster.inventory import collect_inventory, refresh_from_zookeeper
+from migrator.cluster.leaders import elect_preferred_leaders
 from migrator.cluster.model import Inventory, Reassignment
 from migrator.cluster.safety import (
     CLUSTER_ID,
@@ -59,7 +60,7 @@ from migrator.movers.plan import MovePlan, PartitionMove
 from migrator.movers.progress import Progress, RateMeter, eta_seconds, measure
 from migrator.movers.reconcile import Observed, Stage, classify, listed_target
 from migrator.movers.settings import MovementConfig, resolve_movement
-from migrator.movers.throttle_writer import ALL_REPLICAS, KAFKA_IO_ERRORS, BatchThrottles, ThrottleWriter
+from migrator.movers.throttle_writer import ALL_REPLICAS, BatchThrottles, ThrottleWriter
 
 #: Gates before a run starts; during a run, the whole-cluster check omits the URP count (a broker
 #: of the batch going down is caught directly, and the run's own moves are not URP).
@@ -685,19 +686,12 @@ class Executor:
         leadership step and Kafka's own auto rebalance elect them later."""
         if not self.settings.elect_leaders or not keys:
             return {}
-        pending = list(keys)
-        failures: dict[PartitionKey, str] = {}
-        for attempt in range(_ELECTION_ATTEMPTS):
-            if attempt:
-                self._sleep(self.settings.poll_interval_seconds)
-            try:
-                answered = self.admin.elect_preferred_leaders(pending)
-            except KAFKA_IO_ERRORS as exc:  # e.g. no controller yet, after the old one died
-                answered = {k: f"{type(exc).__name__}: {exc}" for k in pending}
-            failures = {k: e for k, e in answered.items() if e is not None}
-            pending = sorted(failures)
-            if not pending:
-                break
+        failures = elect_preferred_leaders(
+            self.admin,
+            keys,
+            attempts=_ELECTION_ATTEMPTS,
+            pause=lambda: self._sleep(self.settings.poll_interval_seconds),
+        )
         named = {f"{t}-{p}": e for (t, p), e in sorted(failures.items())}
         self._emit("mover.leaders", partitions=len(keys), not_elected=named)
         return named

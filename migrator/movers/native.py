@@ -25,7 +25,7 @@ from migrator.movers.executor import Executor
 from migrator.movers.plan import MovePlan, PlannerCluster
 from migrator.movers.planner import planner_cluster
 from migrator.movers.settings import MovementConfig, resolve_movement
-from migrator.movers.throttle_writer import KAFKA_IO_ERRORS
+from migrator.clients.kafka import KAFKA_IO_ERRORS
 
 
 def planner_view(inventory: Inventory, topics: Collection[str] | None = None) -> PlannerCluster:

@@ -33,6 +33,7 @@ from functools import cached_property
 from migrator.clients.kafka import KafkaAdmin
 from migrator.clients.zk import ZooKeeper
 from migrator.cluster.inventory import read_inventory
+from migrator.cluster.leaders import elect_preferred_leaders
 from migrator.cluster.model import Inventory
 from migrator.cluster.safety import (
     CLUSTER_ID,
@@ -205,16 +206,16 @@ class ElectLeaders(Step):
         keys = self._partitions(ctx)
         config = self.resources.config
         with ZooKeeper.from_config(config.cluster) as zk, KafkaAdmin(config.cluster) as admin:
-            for attempt in range(self.attempts):
-                if attempt:
-                    self.resources.sleep(self.resources.poll_interval)
-                pending = self._not_preferred(zk, keys)
-                if not pending:
-                    return
-                failures = {k: e for k, e in admin.elect_preferred_leaders(sorted(pending)).items() if e}
-                ctx.events.emit(
-                    "shift.leaders", PHASE, self.name, asked=len(pending), not_elected=len(failures), attempt=attempt + 1
-                )
+            elect_preferred_leaders(
+                admin,
+                keys,
+                attempts=self.attempts,
+                pause=lambda: self.resources.sleep(self.resources.poll_interval),
+                still_pending=lambda: list(self._not_preferred(zk, keys)),
+                on_attempt=lambda attempt, asked, failed: ctx.events.emit(
+                    "shift.leaders", PHASE, self.name, asked=asked, not_elected=len(failed), attempt=attempt + 1
+                ),
+            )
 
     def verify(self, ctx: StepContext) -> Verdict:
         keys = self._partitions(ctx)
