@@ -534,7 +534,7 @@ class Executor:
         ours = {r.key for r in inventory.reassignments if self._ours(r, memory)}
         foreign = [r for r in inventory.reassignments if r.key not in ours]
         if foreign:
-            raise BadInput(self._foreign_message(foreign))
+            raise BadInput(foreign_reassignment_refusal("The replica move", foreign, self.config.cluster.bootstrap_servers))
         report = evaluate_safety(self.config, inventory, ours, START_CHECKS)
         if not report.ok:
             raise SafetyGateError(f"The replica move cannot start. {report.paragraph()}")
