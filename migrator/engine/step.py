@@ -49,6 +49,16 @@ class Verdict:
     def failed(cls, reason: str) -> "Verdict":
         return cls(False, reason, None)
 
+    @property
+    def gave_up(self) -> bool:
+        """Not done, and looking again will not change that without a human."""
+        return not self.done and self.retry_after is None
+
+    @property
+    def waiting(self) -> bool:
+        """Not done yet; worth looking again after `retry_after` seconds."""
+        return not self.done and self.retry_after is not None
+
     def to_dict(self) -> JSON:
         return {"done": self.done, "reason": self.reason, "retry_after": self.retry_after}
 

@@ -56,7 +56,6 @@ from migrator.platforms.model import HostState, NewBroker
 from migrator.platforms.source.base import BrokerPlatform
 from migrator.platforms.source.factory import source_platform
 from migrator.platforms.source.retire import retire_brokers
-from migrator.platforms.target.base import verdict_of
 from migrator.text import SHOWN, id_list
 from phases.broker_id_shift.plan import (
     ShiftPlan,
@@ -131,7 +130,7 @@ class ProvisionNewBrokers(Step):
 
     def verify(self, ctx: StepContext) -> Verdict:
         brokers = self.resources.shift(ctx).new_brokers()
-        verdict = verdict_of(self.resources.platform.check_registered(brokers))
+        verdict = self.resources.platform.check_registered(brokers)
         if verdict.done:
             registered = self.resources.platform.settings.registrations.read(b.id for b in brokers).registered
             ctx.state[HOSTS] = {str(b.id): advertised_host(registered[b.id]) for b in brokers}
@@ -309,7 +308,7 @@ class RetireOldBrokers(Step):
         self.resources.retire(ctx, self.name, shift.old_ids, "old")
 
     def verify(self, ctx: StepContext) -> Verdict:
-        return verdict_of(self.resources.platform.check_retired(self.resources.shift(ctx).old_ids))
+        return self.resources.platform.check_retired(self.resources.shift(ctx).old_ids)
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         brokers = [NewBroker.from_dict(b) for b in before.get("brokers", [])]

@@ -49,11 +49,11 @@ from migrator.config import MigrationConfig
 from migrator.engine.phase import Phase, Precondition
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import BadInput, PermanentError, TemporaryError
-from migrator.platforms.model import Check
+from migrator.platforms.model import PLATFORM_POLL
 from migrator.platforms.registration import Registrations
 from migrator.platforms.target.config import TargetConfig
 from migrator.platforms.target.strimzi_manifests import render_overrides
-from migrator.platforms.target.base import TargetPlatform, require_target, verdict_of
+from migrator.platforms.target.base import TargetPlatform, require_target
 from migrator.platforms.target.factory import target_platform
 from migrator.text import SHOWN, id_list
 from phases.mixed_cluster_join.plan import PHASE, digest, node_id_problems, predicted_collisions, shared_cluster
@@ -160,14 +160,14 @@ class JoinResources:
     def probe(self, broker_ids: Iterable[int]) -> ReplicationProbe:
         return ReplicationProbe(self.endpoints(broker_ids), self.probe_topic, self.probe_timeout)
 
-    def deregistered(self, broker_ids: list[int]) -> Check:
+    def deregistered(self, broker_ids: list[int]) -> Verdict:
         with self.zookeeper() as zk:
             left = sorted(set(broker_ids) & set(zk.broker_ids()))
         if left:
-            return Check(False, reason=f"broker(s) {id_list(left)} still registered in ZooKeeper")
-        return Check(True, reason="no new broker is registered")
+            return Verdict.pending(f"broker(s) {id_list(left)} still registered in ZooKeeper", PLATFORM_POLL)
+        return Verdict.ok("no new broker is registered")
 
-    def await_check(self, check: Callable[[], Check], timeout: float, what: str) -> None:
+    def await_check(self, check: Callable[[], Verdict], timeout: float, what: str) -> None:
         """Poll `check` until done (rollbacks wait for what they undo); TemporaryError after `timeout`,
         so the machine tries again later."""
         deadline = time.monotonic() + timeout
@@ -175,7 +175,7 @@ class JoinResources:
             result = check()
             if result.done:
                 return
-            if result.failed:
+            if result.gave_up:
                 raise PermanentError(f"{what}: {result.reason}")
             if time.monotonic() >= deadline:
                 raise TemporaryError(f"{what} within {timeout:.0f} s: {result.reason}", delay=15.0)
@@ -287,7 +287,7 @@ class SwitchOperatorToFork(Step):
         forked = self._forked()
         if forked is None:
             return Verdict.ok(_no_operator(self.resources))
-        return verdict_of(self.resources.platform.operator_settled(forked))
+        return self.resources.platform.operator_settled(forked)
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         previous = before.get("operator")
@@ -420,7 +420,7 @@ class VerifyBrokersJoined(Step):
             return Verdict.failed(f"overrides not in effect on the new brokers: {rows}. Is the operator the forked build?")
         reconciled = self.resources.platform.reconciled()
         if not reconciled.done:
-            return verdict_of(reconciled)
+            return reconciled
         return Verdict.ok(
             f"broker(s) {id_list(ids)} registered in cluster {cluster.cluster_id} with {len(report.checks)} override checks "
             f"in effect; {reconciled.reason}"
@@ -546,21 +546,20 @@ class DeleteProbeTopic(Step):
         _delete_probe(self.resources, ctx, wait=False)
 
     def verify(self, ctx: StepContext) -> Verdict:
-        check = _probe_gone(self.resources)
-        return verdict_of(check, 2.0)
+        return _probe_gone(self.resources)
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         """The probe proved its point; it is not created again."""
 
 
-def _probe_gone(resources: JoinResources) -> Check:
+def _probe_gone(resources: JoinResources) -> Verdict:
     topic = resources.probe_topic
     with resources.zookeeper() as zk:
         present = zk.exists(f"/brokers/topics/{topic}") or zk.exists(f"/admin/delete_topics/{topic}")
     if present:
         # ZooKeeper-mode deletion finishes only once every replica's broker has deleted its copy.
-        return Check(done=False, reason=f"topic {topic} is still being deleted")
-    return Check(done=True, reason=f"topic {topic} is gone")
+        return Verdict.pending(f"topic {topic} is still being deleted", 2.0)
+    return Verdict.ok(f"topic {topic} is gone")
 
 
 def _delete_probe(resources: JoinResources, ctx: StepContext, wait: bool = True) -> None:

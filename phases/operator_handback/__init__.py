@@ -42,7 +42,7 @@ from migrator.config import MigrationConfig
 from migrator.engine.phase import Phase, Precondition
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.platforms.target.strimzi import StrimziTarget
-from migrator.platforms.target.base import require_target, verdict_of
+from migrator.platforms.target.base import require_target
 from migrator.text import id_list
 
 PHASE = "operator-handback"
@@ -192,7 +192,7 @@ class _OverridesRemoval(Step):
         left = self.part(platform.overrides())
         if left:
             return Verdict.failed(f"the Kafka CR carries overrides again: {_describe(left)}; someone put them back")
-        return verdict_of(platform.reconciled())
+        return platform.reconciled()
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         if before.get("found"):
@@ -249,7 +249,7 @@ class SwitchOperatorToUpstream(Step):
         self.resources.platform.switch_operator(self.resources.upstream_image, "upstream")
 
     def verify(self, ctx: StepContext) -> Verdict:
-        verdict = verdict_of(self.resources.platform.operator_settled(self.resources.upstream_image))
+        verdict = self.resources.platform.operator_settled(self.resources.upstream_image)
         if verdict.done:
             ctx.state.setdefault(SWITCHED_AT, self.resources.clock())
         return verdict
@@ -287,7 +287,7 @@ class VerifyNoRestart(Step):
             )
         reconciled = self.resources.platform.reconciled()
         if not reconciled.done:
-            return verdict_of(reconciled)
+            return reconciled
         since = ctx.state.get(SWITCHED_AT)
         if since is None:
             return Verdict.failed("the time of the switch is not recorded; step switch-operator-to-upstream did not finish")

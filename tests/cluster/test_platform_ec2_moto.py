@@ -135,7 +135,7 @@ def test_provision_launches_tagged_brokers_and_retire_terminates_them(
 
     # No VM runs behind moto, so no broker registers: the check must say "not yet", naming the instance.
     check = platform.check_registered(BROKERS)
-    assert check.pending
+    assert check.waiting
     assert f"Broker 100 is not registered yet; host is running ({records[0].handle}" in check.reason
     with pytest.raises(PermanentError, match="did not register within 1 s"):  # the wait is bounded
         platform.wait_registered(BROKERS, timeout=1)

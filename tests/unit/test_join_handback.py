@@ -10,8 +10,7 @@ from typing import Any
 
 from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
-from migrator.engine.step import StepContext
-from migrator.platforms.model import Check
+from migrator.engine.step import StepContext, Verdict
 from migrator.platforms.target.strimzi_manifests import render_manifests
 from migrator.platforms.target.strimzi import (
     overrides_in,
@@ -98,12 +97,12 @@ class FakeNodes:
     """Pods and status as verify-no-restart reads them from the platform."""
 
     pods: dict[int, str]
-    check: Check = field(default_factory=lambda: Check(True, reason="Kafka events Ready at generation 4"))
+    check: Verdict = field(default_factory=lambda: Verdict.ok("Kafka events Ready at generation 4"))
 
     def incarnations(self) -> dict[int, str]:
         return dict(self.pods)
 
-    def reconciled(self) -> Check:
+    def reconciled(self) -> Verdict:
         return self.check
 
     def reconciliation_interval(self) -> float:
@@ -133,6 +132,6 @@ def test_a_restarted_node_fails_the_handback_by_name() -> None:
 
 
 def test_the_operators_not_ready_verdict_fails_the_handback() -> None:
-    nodes = FakeNodes({1000: "pod a", 1001: "pod b"}, Check(False, failed=True, reason="NotReady=True (X: y)"))
+    nodes = FakeNodes({1000: "pod a", 1001: "pod b"}, Verdict.failed("NotReady=True (X: y)"))
     verdict = verify(nodes, now=1500.0)
     assert not verdict.done and verdict.retry_after is None and "NotReady" in verdict.reason

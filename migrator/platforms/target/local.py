@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from migrator.config import MigrationConfig
+from migrator.engine.step import Verdict
 from migrator.errors import BadInput
 from migrator.platforms.local_sandbox import sandbox_hooks
 from migrator.platforms.source.base import PlatformSettings
 from migrator.platforms.source.config import PLATFORM_KEYS
 from migrator.platforms.source.local import LocalPlatform
-from migrator.platforms.model import Check, NewBroker
+from migrator.platforms.model import NewBroker
 from migrator.platforms.properties import PropertiesTemplate, to_text
 from migrator.platforms.registration import Registrations
 from migrator.platforms.target.strimzi_manifests import render_overrides
@@ -144,8 +145,8 @@ class LocalTarget(TargetPlatform):
     def switch_operator(self, image: str, build: Build | None) -> None:
         """Nothing to switch (see NO_OPERATOR)."""
 
-    def operator_settled(self, image: str) -> Check:
-        return Check(done=True, reason=NO_OPERATOR)
+    def operator_settled(self, image: str) -> Verdict:
+        return Verdict.ok(NO_OPERATOR)
 
     # -- brokers ---------------------------------------------------------------------------------
 
@@ -164,11 +165,11 @@ class LocalTarget(TargetPlatform):
     def remove(self, before: JSON) -> None:
         self._platform.retire(self._created(before))
 
-    def removed(self, before: JSON) -> Check:
+    def removed(self, before: JSON) -> Verdict:
         return self._platform.check_retired(self._created(before))
 
     def _created(self, before: JSON) -> list[int]:
         return [i for i in self.planned_ids if i not in before.get("present", [])]
 
-    def reconciled(self) -> Check:
-        return Check(done=True, reason=NO_OPERATOR)
+    def reconciled(self) -> Verdict:
+        return Verdict.ok(NO_OPERATOR)
