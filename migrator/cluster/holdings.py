@@ -4,9 +4,10 @@ and the join asks which IDs are taken by brokers that are down but still named i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from migrator.clients.zk import ZooKeeper
+from migrator.errors import PermanentError
 from migrator.text import name_list
 
 
@@ -41,3 +42,11 @@ def holdings(zk: ZooKeeper, broker_ids: Iterable[int]) -> dict[int, str]:
         if parts:
             found[b] = " and ".join(parts)
     return found
+
+
+def refuse_while_holding(zk: ZooKeeper, broker_ids: Iterable[int], refusal: Callable[[str], str]) -> None:
+    """PermanentError when any of `broker_ids` still holds data; `refusal` turns what they hold
+    ("broker 1: 3 replica(s) (...); broker 2: ...") into the message."""
+    held = holdings(zk, broker_ids)
+    if held:
+        raise PermanentError(refusal("; ".join(f"broker {b}: {h}" for b, h in held.items())))

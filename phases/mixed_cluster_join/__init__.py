@@ -35,7 +35,7 @@ from functools import cached_property
 
 from migrator.clients.kafka import KafkaAdmin
 from migrator.clients.zk import ZooKeeper
-from migrator.cluster.holdings import holdings, replica_holders
+from migrator.cluster.holdings import refuse_while_holding, replica_holders
 from migrator.cluster.overrides_verifier import ExpectedConfig, verify_overrides
 from migrator.cluster.replication_probe import (
     PartitionReplication,
@@ -338,13 +338,12 @@ class CreateKafkaCluster(Step):
         vm = set((ctx.state.get(VM_BROKERS) or {}).get("ids", []))
         ours = [i for i in ctx.state.get(NODE_IDS, []) if i not in vm]
         with resources.zookeeper() as zk:
-            held = holdings(zk, ours)
-        if held:
-            shown = "; ".join(f"broker {b}: {h}" for b, h in held.items())
-            raise PermanentError(
-                f"The new broker(s) hold data ({shown}): partitions were created on them or moved there after the "
-                "join. Deleting the brokers would lose those replicas, so nothing was deleted. Move the partitions "
-                "onto the VM brokers (kafka-reassign-partitions.sh), then run the rollback again."
+            refuse_while_holding(
+                zk,
+                ours,
+                lambda held: f"The new broker(s) hold data ({held}): partitions were created on them or moved there "
+                "after the join. Deleting the brokers would lose those replicas, so nothing was deleted. Move the "
+                "partitions onto the VM brokers (kafka-reassign-partitions.sh), then run the rollback again.",
             )
         platform.remove(existing)
         resources.await_check(lambda: platform.removed(existing), resources.remove_timeout, "the new brokers did not go")

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from migrator.clients.connection import ClusterConfig
 from migrator.clients.zk import ZooKeeper
 from migrator.cluster.controller import move_controller_off
-from migrator.cluster.holdings import holdings
-from migrator.errors import PermanentError
+from migrator.cluster.holdings import refuse_while_holding
 from migrator.platforms.source.base import BrokerPlatform
 
 
@@ -28,14 +27,13 @@ def retire_brokers(
     with ZooKeeper.from_config(cluster) as zk:
         live = set(zk.broker_ids())
         still = [b for b in broker_ids if b in live]
-        held = holdings(zk, broker_ids)
-        if held:
-            shown = "; ".join(f"broker {b}: {h}" for b, h in held.items())
-            raise PermanentError(
-                f"The {what} broker(s) cannot be retired while they hold data ({shown}). These partitions were "
-                "created or moved there after the move was planned. Move them onto the brokers that stay (e.g. "
-                "kafka-reassign-partitions.sh), then `migrator resume`; nothing was stopped."
-            )
+        refuse_while_holding(
+            zk,
+            broker_ids,
+            lambda held: f"The {what} broker(s) cannot be retired while they hold data ({held}). These partitions "
+            "were created or moved there after the move was planned. Move them onto the brokers that stay (e.g. "
+            "kafka-reassign-partitions.sh), then `migrator resume`; nothing was stopped.",
+        )
         if still:
             move_controller_off(
                 zk, set(still), live, on_election=on_election, sleep=sleep, poll_interval=poll_interval
