@@ -16,8 +16,13 @@ from rich.table import Table
 
 from migrator.cli.output import OutputFormat, OutputOption, emit, fail
 from migrator.errors import BadInput, MigratorError
+from migrator.platforms.local_sandbox import provide_sandbox
 from migrator.sandbox.cluster import STATE_FILE, SandboxCluster
+from migrator.sandbox.hooks import HOOKS
 from migrator.sandbox.rehearsal import dns_down, dns_up, prepared_brokers, shared_listener_port, write_rehearsal_config
+
+# The CLI is where the sandbox meets the local platforms (kind: local): loaded with this verb, handed to them.
+provide_sandbox(HOOKS)
 
 app = typer.Typer(
     help="A real local Kafka cluster (ZooKeeper mode, Kafka 3.9.1) to try the migrator on.",

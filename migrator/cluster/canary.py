@@ -21,7 +21,7 @@ from confluent_kafka.admin import NewPartitions, NewTopic
 
 from migrator.clients.kafka import KafkaAdmin, confluent_settings
 from migrator.cluster.canary_config import CanaryConfig
-from migrator.config import ClusterConfig
+from migrator.clients.connection import ClusterConfig
 
 #: At most this many replicas per partition (fewer on a smaller cluster), as Strimzi's canary.
 MAX_REPLICATION = 3

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from migrator.config_base import ConfigModel
 
 
-class CanaryConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CanaryConfig(ConfigModel):
     enabled: bool = Field(
         default=False,
         description="Produce and consume through a topic of ours before every step and while steps run; a "

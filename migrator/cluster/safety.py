@@ -214,6 +214,24 @@ def _foreign_reassignments(config: MigrationConfig, inventory: Inventory, ours: 
     )
 
 
+def foreign_reassignment_refusal(who: str, foreign: list[Reassignment], bootstrap: str) -> str:
+    """The BadInput paragraph when `who` ("Phase X", "The replica move") cannot start because of
+    reassignments the migrator did not start: which ones, why, and how to see and cancel them."""
+    shown = ", ".join(
+        f"{r.topic}-{r.partition} -> {[b for b in r.replicas if b not in r.removing]}"
+        + (" (legacy /admin/reassign_partitions)" if r.source == "znode" else "")
+        for r in foreign[:_SHOWN]
+    )
+    more = f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
+    return (
+        f"{who} cannot start: {len(foreign)} partition reassignment(s) that the migrator did not start are in "
+        f"flight ({shown}{more}). Two movers on one cluster fight over throttles and bandwidth, so nothing was "
+        f"changed. See them with `kafka-reassign-partitions.sh --bootstrap-server {bootstrap} --list`; let them "
+        f"finish, or cancel them with `kafka-reassign-partitions.sh --bootstrap-server {bootstrap} --cancel "
+        "--reassignment-json-file <the file that started them>`; then run again."
+    )
+
+
 def _names(partitions: list[PartitionState] | list[Reassignment]) -> str:
     shown = ", ".join(f"{p.topic}-{p.partition}" for p in partitions[:_SHOWN])
     return shown + (f" and {len(partitions) - _SHOWN} more" if len(partitions) > _SHOWN else "")

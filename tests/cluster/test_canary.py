@@ -15,7 +15,8 @@ from migrator.cluster.inventory import read_inventory
 from migrator.cluster.safety import CANARY, check_safety, SafetyGate
 from migrator.clients.kafka import KafkaAdmin
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
-from tests.cluster.test_inventory import config_for, context, unique, wait_for
+from tests.cluster.test_inventory import config_for, context
+from tests.waiting import unique, wait_for
 
 pytestmark = pytest.mark.cluster
 

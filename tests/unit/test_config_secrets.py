@@ -12,10 +12,10 @@ import yaml
 
 from migrator.config import load_config
 from migrator.errors import BadInput
-from migrator.platforms.factory import source_platform
+from migrator.platforms.source.factory import source_platform
 from migrator.platforms.model import NewBroker
 from migrator.platforms.properties import PropertiesTemplate, to_text
-from migrator.platforms.user_data import broker_script
+from migrator.platforms.source.user_data import broker_script
 
 PASSWORD = "s3cr3t-never-printed"
 
