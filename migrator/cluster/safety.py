@@ -132,7 +132,8 @@ class SafetyGate:
         return replace(self, checks=tuple(c for c in self.checks if c in WATCH_CHECKS))
 
     @property
-    def __name__(self) -> str:
+    def name(self) -> str:
+        """Which checks it runs, named like a Precondition."""
         return f"safety[{','.join(self.checks)}{',canary' if self.canary else ''}]"
 
     def __call__(self, ctx: StepContext) -> Verdict:

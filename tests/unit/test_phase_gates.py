@@ -45,5 +45,5 @@ def test_the_handback_gate_reads_through_the_brokers() -> None:
 def test_the_canary_joins_the_gate_when_enabled() -> None:
     config = MigrationConfig.model_validate({**CONFIG, "safety": {"canary": {"enabled": True}}})
     gate = build_phase("preflight", config).gate
-    assert gate.canary is not None and gate.__name__.endswith(",canary]")
+    assert gate.canary is not None and gate.name.endswith(",canary]")
     assert build_phase("preflight", MigrationConfig.model_validate(CONFIG)).gate.canary is None
