@@ -28,10 +28,12 @@ from migrator.dns.clients_scan import BrokerHost, facade_pattern, rewrite
 from migrator.dns.resolve import resolve_servers
 from migrator.engine.events import Event
 from migrator.errors import MigratorError
+from migrator.metrics.exporter import Exporter
 from migrator.sandbox.cluster import DEFAULT_BROKERS, SandboxCluster
 from migrator.sandbox.dns_server import DnsServer
 from migrator.sandbox.workload import Workload
 from migrator.session import Session
+from phases import step_layout
 
 ZONE = "kafka.demo.test."
 #: The phases the demo runs, in order: those that need nothing beyond the local sandbox.
@@ -132,6 +134,7 @@ def run_demo(
     rate_per_s: float = 200,
     on_event: Callable[[Event], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
+    metrics_port: int | None = None,
 ) -> DemoResult:
     """Run the demo end to end; the sandbox is down again when this returns or raises."""
     with ExitStack() as stack:
@@ -158,6 +161,9 @@ def run_demo(
         session = Session.open(config)
         if on_event:
             session.events.subscribe(on_event)
+        if metrics_port is not None:
+            exporter = stack.enter_context(Exporter(config, session.machine.store, step_layout(config), events=session.events))
+            say(f"metrics on http://0.0.0.0:{exporter.serve(metrics_port).port}/metrics")
         phases: dict[str, str] = {}
         for name in DEMO_PHASES:
             say(f"phase {name}: {workload.snapshot().progress_line()}")

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from migrator.cli.metrics import MetricsPortOption, serving
 from migrator.cli.output import OutputFormat, OutputOption, emit, err_console, fail
 from migrator.config import load_config
 from migrator.engine.checkpoint import PhaseRecord, PhaseStatus
@@ -119,6 +120,7 @@ def run(
     ),
     until: str = typer.Option(None, UNTIL_FLAG, help="stop after this step (the phase stays paused)"),
     break_stale_lock: bool = BreakStaleOption,
+    metrics_port: int | None = MetricsPortOption,
     output: OutputFormat = OutputOption,
 ) -> None:
     """Run one phase (or carry on with it): each step is checkpointed, applied, then verified."""
@@ -131,7 +133,8 @@ def run(
             return
         session.require_order(phase)
         _confirm(f"Run phase {phase} against {session.config.cluster.zookeeper_connect}?", yes)
-        record = session.machine.run(target, session.context(), confirm=confirm_irreversible or (), until=until)
+        with serving(session, metrics_port):
+            record = session.machine.run(target, session.context(), confirm=confirm_irreversible or (), until=until)
     except MigratorError as error:
         raise fail(error) from None
     _finish(record, output)
@@ -142,6 +145,7 @@ def resume(
     yes: bool = YesOption,
     confirm_irreversible: list[str] = typer.Option(None, CONFIRM_FLAG, help="allow this irreversible step"),
     break_stale_lock: bool = BreakStaleOption,
+    metrics_port: int | None = MetricsPortOption,
     output: OutputFormat = OutputOption,
 ) -> None:
     """Carry on with the phase a crash, a kill or a pause left unfinished (verifying before re-applying)."""
@@ -153,10 +157,11 @@ def resume(
             return
         target = session.phase(left.name)
         _confirm(f"Resume phase {left.name} ({left.status.value})?", yes)
-        if left.status is PhaseStatus.ROLLING_BACK:
-            record = session.machine.rollback(target, session.context())
-        else:
-            record = session.machine.run(target, session.context(), confirm=confirm_irreversible or ())
+        with serving(session, metrics_port):
+            if left.status is PhaseStatus.ROLLING_BACK:
+                record = session.machine.rollback(target, session.context())
+            else:
+                record = session.machine.run(target, session.context(), confirm=confirm_irreversible or ())
     except MigratorError as error:
         raise fail(error) from None
     _finish(record, output)
@@ -167,6 +172,7 @@ def rollback(
     config: Path = ConfigOption,
     yes: bool = YesOption,
     break_stale_lock: bool = BreakStaleOption,
+    metrics_port: int | None = MetricsPortOption,
     output: OutputFormat = OutputOption,
 ) -> None:
     """Undo the phase's steps, newest first, from the snapshots taken before each was applied."""
@@ -174,7 +180,8 @@ def rollback(
         session = _session(config, break_stale_lock)
         target = session.phase(phase)
         _confirm(f"Roll back phase {phase}?", yes)
-        record = session.machine.rollback(target, session.context())
+        with serving(session, metrics_port):
+            record = session.machine.rollback(target, session.context())
     except MigratorError as error:
         raise fail(error) from None
     _finish(record, output)
