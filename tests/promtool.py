@@ -1,0 +1,33 @@
+"""`promtool check metrics` (Debian's prometheus package) on an exposition: what a user's Prometheus
+tooling says about our names and help texts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_binary(name: str) -> str:
+    """The path of a Prometheus binary; skips the test without it, or fails it in CI."""
+    found = shutil.which(name)
+    if found is None:
+        message = f"{name} is not installed (Debian: apt-get install prometheus; scripts/dev.sh setup does it)"
+        if _in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+def promtool_problems(exposition: bytes) -> str:
+    """What `promtool check metrics` reports (empty when it finds nothing)."""
+    done = subprocess.run(
+        [require_binary("promtool"), "check", "metrics"], input=exposition, capture_output=True, timeout=60
+    )
+    return (done.stdout + done.stderr).decode().strip() if done.returncode else ""
