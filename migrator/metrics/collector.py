@@ -51,7 +51,8 @@ class MigrationCollector(Collector):
         yield info
         yield from self._checkpoint(checkpoint)
         progress = self.events.progress or recorded_progress(checkpoint)
-        yield from self._progress(progress, kubernetes_broker_ids(checkpoint))
+        sample = self.sampler.latest if self.sampler is not None else None
+        yield from self._progress(progress, kubernetes_broker_ids(checkpoint), sample.live if sample else frozenset())
         if self.sampler is not None:
             yield from self._cluster(self.sampler)
 
@@ -93,7 +94,10 @@ class MigrationCollector(Collector):
 
     # ----------------------------------------------------------------------------- events
 
-    def _progress(self, progress: Mapping[str, Any], kubernetes_ids: frozenset[int]) -> Iterator[_Family]:
+    def _progress(
+        self, progress: Mapping[str, Any], kubernetes_ids: frozenset[int], live: frozenset[int]
+    ) -> Iterator[_Family]:
+        """The move's figures; a live broker the move does not touch has nothing left to move (0)."""
         eta = progress.get("eta_seconds")
         yield _single("kafka_migration_move_planned_bytes", float(progress.get("bytes_total", 0)))
         yield _single("kafka_migration_move_moved_bytes", float(progress.get("bytes_moved", 0)))
@@ -108,10 +112,11 @@ class MigrationCollector(Collector):
         partitions.add_metric(["remaining"], float(total - done))
         yield partitions
         brokers = family("kafka_migration_move_broker_remaining_bytes")
-        for broker, figures in sorted((progress.get("brokers") or {}).items(), key=lambda item: int(item[0])):
-            env = environment(int(broker), kubernetes_ids)
-            brokers.add_metric([broker, env, "in"], float(figures.get("bytes_in_remaining", 0)))
-            brokers.add_metric([broker, env, "out"], float(figures.get("bytes_out_remaining", 0)))
+        per_broker = {int(b): figures for b, figures in (progress.get("brokers") or {}).items()}
+        for broker in sorted(set(per_broker) | live):
+            figures, env = per_broker.get(broker, {}), environment(broker, kubernetes_ids)
+            brokers.add_metric([str(broker), env, "in"], float(figures.get("bytes_in_remaining", 0)))
+            brokers.add_metric([str(broker), env, "out"], float(figures.get("bytes_out_remaining", 0)))
         yield brokers
 
     # ---------------------------------------------------------------------------- cluster
