@@ -3,25 +3,17 @@ tooling says about our names and help texts."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
-import pytest
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+from tests.upstream import missing
 
 
 def require_binary(name: str) -> str:
     """The path of a Prometheus binary; skips the test without it, or fails it in CI."""
     found = shutil.which(name)
     if found is None:
-        message = f"{name} is not installed (Debian: apt-get install prometheus; scripts/dev.sh setup does it)"
-        if _in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        missing(f"{name} is not installed (Debian: apt-get install prometheus; scripts/dev.sh setup does it)")
     return found
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -24,11 +25,15 @@ def upstream_dir() -> Path:
     return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
+def missing(message: str) -> NoReturn:
+    """Something a test needs from outside the repository is not here: skip, or fail when CI is set."""
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
 def upstream_file(relative: str) -> Path:
     path = upstream_dir() / relative
     if not path.is_file():
-        message = f"{path} not found; set {UPSTREAM_ENV} to the folder holding the upstream files (../shared/upstream)"
-        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        missing(f"{path} not found; set {UPSTREAM_ENV} to the folder holding the upstream files (../shared/upstream)")
     return path

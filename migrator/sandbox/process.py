@@ -161,3 +161,16 @@ def tail(path: Path, lines: int = 25, start: int = 0) -> str:
     except FileNotFoundError:
         return f"({path} does not exist)"
     return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_group(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """End a child started with start_new_session: SIGTERM to its process group, SIGKILL after
+    `grace` seconds. Nothing to do once it has exited."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=grace)

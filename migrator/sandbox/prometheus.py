@@ -9,9 +9,7 @@ watches for leftovers.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -25,6 +23,7 @@ import yaml
 
 from migrator.errors import BadInput, MigratorError
 from migrator.sandbox.ports import HOST, free_port
+from migrator.sandbox.process import stop_group, tail
 
 #: A PromQL result: one entry per series, {"metric": {labels}, "values": [[t, "v"], ...]} (range) or
 #: {"metric": ..., "value": [t, "v"]} (instant).
@@ -120,14 +119,8 @@ class PrometheusServer:
 
     def down(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if process is not None:
+            stop_group(process)
 
     def __enter__(self) -> PrometheusServer:
         return self.up()
@@ -136,9 +129,7 @@ class PrometheusServer:
         self.down()
 
     def _log_tail(self, lines: int = 20) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return tail(self.log_path, lines)
 
     # --- the HTTP API ------------------------------------------------------------------------------
 
