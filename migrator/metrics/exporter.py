@@ -19,6 +19,7 @@ from migrator.metrics.cluster_sample import ClusterSampler
 from migrator.metrics.collector import Layout, MigrationCollector
 from migrator.metrics.environments import kubernetes_broker_ids
 from migrator.metrics.from_events import EventMetrics
+from migrator.metrics.readings import Readings
 
 DEFAULT_PORT = 9404
 DEFAULT_SAMPLE_SECONDS = 10.0
@@ -55,6 +56,14 @@ class Exporter:
         """What a scrape returns now."""
         return generate_latest(self.registry)
 
+    def readings(self) -> Readings:
+        """The migration's figures now, as plain data."""
+        return Readings.of(self.registry.collect())
+
+    def start_sampling(self) -> None:
+        if self.sampler is not None:
+            self.sampler.start()
+
     def serve(self, port: int, address: str = "0.0.0.0") -> Self:
         """Serve /metrics on `port` (0: any free port, see `self.port`) and start reading the cluster."""
         try:
@@ -65,8 +74,7 @@ class Exporter:
                 "--metrics-port, or 0 to let the system choose. Nothing was changed."
             ) from None
         self._server, self._thread, self.port = server, thread, server.server_port
-        if self.sampler is not None:
-            self.sampler.start()
+        self.start_sampling()
         return self
 
     def close(self) -> None:

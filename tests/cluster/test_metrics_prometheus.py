@@ -1,12 +1,13 @@
 """A real Prometheus (Debian's) scrapes the migrator's exporter while preflight and dns-facade run on
 the real sandbox, and every dashboard query that targets the migrator's metrics returns data through
-Prometheus' HTTP API, as Grafana would ask it.
+Prometheus' HTTP API, as Grafana would ask it; `migrator watch` shows the same figures.
 
 The broker-side panels join once the sandbox brokers run the JMX exporter agent: add their job to
 `scrape_jobs` (one line), and their queries are checked the same way."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 from confluent_kafka import Producer
+from typer.testing import CliRunner
 
+from migrator.cli import app
 from migrator.config import load_config
 from migrator.engine.events import EventBus
 from migrator.metrics.exporter import Exporter
@@ -112,7 +115,7 @@ def test_every_migrator_panel_returns_data_through_prometheus(
 
         facade_targets = prometheus.query("kafka_migration_dns_facade_target_info")
         assert {s["metric"]["name"] for s in facade_targets} >= {session.config.dns.bootstrap_fqdn}
-        assert prometheus.query('sum(kafka_migration_replicas{env="vm"}) > 0')
+        scraped_replicas = prometheus.query("kafka_migration_replicas")
 
         checked = [t for t in targets(load_dashboard()) if t.source in jobs]
         assert {t.source for t in checked} == set(jobs)
@@ -122,3 +125,13 @@ def test_every_migrator_panel_returns_data_through_prometheus(
             if not prometheus.query_range(t.expr, started, time.time(), step=1.0)
         ]
         assert empty == [], "panel queries without data:\n" + "\n".join(empty)
+
+    # `migrator watch` shows the same figures from its own read of the checkpoint and the cluster.
+    shown = CliRunner().invoke(app, ["watch", "-c", str(tmp_path / "migration.yaml"), "--once", "-o", "json"])
+    assert shown.exit_code == 0, shown.output
+    watched = json.loads(shown.stdout)
+    replicas = {r["labels"]["env"]: r["value"] for r in watched["kafka_migration_replicas"]}
+    scraped = {s["metric"]["env"]: float(s["value"][1]) for s in scraped_replicas}
+    assert replicas == scraped and replicas["vm"] > 0
+    states = {(r["labels"]["phase"], r["labels"]["state"]) for r in watched["kafka_migration_phase_state"] if r["value"]}
+    assert {("preflight", "done"), ("dns-facade", "done")} <= states

@@ -3,6 +3,7 @@ that cannot be opened as bad input. No Kafka: the cluster reads fail, and the ex
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from migrator.cli import app
+from migrator.engine.checkpoint import NEW, Checkpoint, LocalFileStore, PhaseRecord, PhaseStatus
 from migrator.sandbox.ports import free_port
 
 runner = CliRunner()
@@ -80,3 +82,24 @@ def test_a_metrics_port_in_use_is_bad_input_and_nothing_runs(tmp_path: Path) -> 
     assert result.exit_code == 2, result.output
     assert "--metrics-port" in result.output
     assert not (tmp_path / "state" / "checkpoint.json").exists()
+
+
+def test_watch_once_shows_the_recorded_phases_and_the_unreadable_cluster(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    store = LocalFileStore(tmp_path / "state")
+    checkpoint = Checkpoint(migration_id="cli-metrics")
+    checkpoint.phases["preflight"] = PhaseRecord(name="preflight", status=PhaseStatus.DONE)
+    store.save(checkpoint, expected_version=NEW)
+
+    result = runner.invoke(app, ["watch", "-c", str(config), "--once", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    states = {(r["labels"]["phase"], r["labels"]["state"]): r["value"] for r in data["kafka_migration_phase_state"]}
+    assert states[("preflight", "done")] == 1 and states[("dns-facade", "pending")] == 1
+    assert data["kafka_migration_cluster_sample_failures_total"][0]["value"] == 1
+    assert data["kafka_migration_move_eta_seconds"][0]["value"] is None
+
+    table = runner.invoke(app, ["watch", "-c", str(config), "--once"])
+    assert table.exit_code == 0, table.output
+    shown = " ".join(table.stdout.split())
+    assert "preflight" in shown and "1 failed reads" in shown
