@@ -13,9 +13,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from migrator.cluster.inventory import read_inventory
+from migrator.clients.kafka import KafkaAdmin
+from migrator.clients.zk import ZooKeeper
+from migrator.cluster.inventory import collect_inventory, reassignments_in_flight, refresh_from_zookeeper
 from migrator.cluster.model import Inventory
-from migrator.cluster.throttles import FOLLOWER_RATE, LEADER_RATE
+from migrator.cluster.throttles import FOLLOWER_RATE, LEADER_RATE, throttles_from_configs
 from migrator.config import MigrationConfig
 from migrator.dns.facade import Facade
 from migrator.dns.provider import make_provider
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: Throttle config name -> the `direction` label of the throttle metric.
 THROTTLE_DIRECTIONS = {LEADER_RATE: "leader", FOLLOWER_RATE: "follower"}
+#: Every this many samples the whole inventory is read again (topic configs, replica sizes); the
+#: samples between read ZooKeeper, the reassignments in flight and the brokers' configs only.
+FULL_READ_EVERY = 6
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,51 @@ def read_facade(
     return found
 
 
+class InventoryReader:
+    """Reads the inventory over long-lived clients: in full every FULL_READ_EVERY reads, and in
+    between only what changes during a migration and costs the brokers little (like the mover's own
+    health checks, it does not ask every broker for its log dirs each time)."""
+
+    def __init__(self, config: MigrationConfig) -> None:
+        self.config = config
+        self._zk: ZooKeeper | None = None
+        self._admin: KafkaAdmin | None = None
+        self._known: Inventory | None = None
+        self._reads = 0
+
+    def read(self) -> Inventory:
+        try:
+            return self._read()
+        except BaseException:
+            self.close()  # a broken session is opened again on the next read
+            raise
+
+    def _read(self) -> Inventory:
+        if self._zk is None:
+            zk = ZooKeeper.from_config(self.config.cluster)
+            zk.open()
+            self._zk, self._admin = zk, KafkaAdmin(self.config.cluster)
+        assert self._admin is not None
+        self._reads += 1
+        if self._known is None or self._reads % FULL_READ_EVERY == 0:
+            self._known = collect_inventory(self._zk, self._admin, self.config.cluster)
+            return self._known
+        inventory = refresh_from_zookeeper(self._zk, self._known)
+        inventory.reassignments = reassignments_in_flight(
+            self._admin.list_partition_reassignments(), self._zk.reassign_partitions()
+        )
+        inventory.throttles = throttles_from_configs(self._admin.broker_configs(sorted(inventory.brokers)), {})
+        return inventory
+
+    def close(self) -> None:
+        zk, self._zk = self._zk, None
+        if zk is not None:
+            zk.close()
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            admin.close()
+
+
 class ClusterSampler:
     """Reads the cluster every `interval` seconds on a daemon thread; `latest` is the last good sample."""
 
@@ -103,12 +153,11 @@ class ClusterSampler:
         config: MigrationConfig,
         kubernetes_ids: Callable[[], frozenset[int]],
         interval: float = 10.0,
-        read: Callable[[MigrationConfig], Inventory] = read_inventory,
     ) -> None:
         self.config = config
         self.interval = interval
         self._kubernetes_ids = kubernetes_ids
-        self._read = read
+        self._reader = InventoryReader(config)
         self.latest: ClusterSample | None = None
         self.failures = 0
         self.last_error: str | None = None
@@ -124,7 +173,7 @@ class ClusterSampler:
 
     def sample_once(self) -> ClusterSample | None:
         try:
-            inventory = self._read(self.config)
+            inventory = self._reader.read()
             ids = self._kubernetes_ids()
             sample = sample_inventory(inventory, ids, time.time())
             if (facade := self.facade()) is not None:
@@ -150,3 +199,5 @@ class ClusterSampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.config.cluster.timeout_seconds * 3)
+        if self._thread is None or not self._thread.is_alive():
+            self._reader.close()
