@@ -102,6 +102,9 @@ def _phases(readings: Readings) -> Table:
 
 
 def _share_row(table: Table, what: str, readings: Readings, name: str) -> None:
+    if not readings.all(name):
+        table.add_row(what, "-", "-", "cluster not read yet", "")
+        return
     counts = {env: readings.value(name, 0.0, env=env) or 0.0 for env in ENVIRONMENTS}
     total = sum(counts.values())
     share = counts["kubernetes"] / total if total else 0.0
