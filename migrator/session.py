@@ -28,7 +28,7 @@ def open_store(config: MigrationConfig) -> CheckpointStore:
     if checkpoint.store == "local":
         return LocalFileStore(checkpoint.path)
     # Imported here: the kubernetes client costs a second of start-up that local runs need not pay.
-    from migrator.engine.k8s_store import KubernetesStore
+    from migrator.k8s_checkpoint.store import KubernetesStore
 
     return KubernetesStore.connect(
         config.migration_id,
@@ -50,8 +50,8 @@ class Session:
         machine = Machine(open_store(config), config.migration_id, break_stale_lock=break_stale_lock)
         return cls(config=config, machine=machine)
 
-    def context(self, dry_run: bool = False) -> StepContext:
-        return StepContext(config=self.config, resources=None, state={}, events=self.events, dry_run=dry_run)
+    def context(self) -> StepContext:
+        return StepContext(config=self.config, state={}, events=self.events)
 
     def phase(self, name: str) -> Phase:
         return build_phase(name, self.config)

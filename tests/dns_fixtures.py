@@ -17,7 +17,7 @@ import pytest
 from migrator.dns.config import DnsConfig
 from migrator.sandbox.dns_server import DnsServer
 from migrator.sandbox.ports import HOST, free_port
-from migrator.sandbox.process import stop_group
+from migrator.sandbox.process_group import stop_group
 
 ZONE = "sandbox.test."
 #: The zone publishes two name servers; a test with one server maps both NS names to it.
@@ -70,7 +70,7 @@ def moto_endpoint() -> Iterator[str]:
                 time.sleep(0.1)
         yield endpoint
     finally:
-        stop_group(process)
+        stop_group(process, grace=10)
 
 
 @pytest.fixture

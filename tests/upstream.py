@@ -25,9 +25,14 @@ def upstream_dir() -> Path:
     return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def missing(message: str) -> NoReturn:
-    """Something a test needs from outside the repository is not here: skip, or fail when CI is set."""
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+    """Something a test needs from outside the repository (an upstream file, a binary, the Kubernetes
+    rig) is not here: skip, or fail when CI is set, because CI must have it rather than quietly pass."""
+    if in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
 

@@ -20,7 +20,7 @@ from migrator.cluster.model import Inventory
 from migrator.cluster.throttles import FOLLOWER_RATE, LEADER_RATE, throttles_from_configs
 from migrator.config import MigrationConfig
 from migrator.dns.facade import Facade
-from migrator.dns.provider import make_provider
+from migrator.dns.providers import make_provider
 from migrator.metrics.environments import ENVIRONMENTS, VM, environment
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from migrator.errors import MigratorError, TemporaryError
 from migrator.movers.executor import Executor
 from migrator.movers.plan import MovePlan, PlannerCluster
 from migrator.movers.planner import planner_cluster
-from migrator.movers.settings import MovementConfig
-from migrator.movers.throttle_writer import KAFKA_IO_ERRORS
+from migrator.movers.settings import MovementConfig, resolve_movement
+from migrator.clients.kafka import KAFKA_IO_ERRORS
 
 
 def planner_view(inventory: Inventory, topics: Collection[str] | None = None) -> PlannerCluster:
@@ -89,7 +89,7 @@ class MoveReplicas(Step):
 
     def settings(self, ctx: StepContext) -> MovementConfig:
         """How fast and how much at once; a phase with a movement section of its own overrides this."""
-        return ctx.config.movement or MovementConfig()
+        return resolve_movement(ctx.config.movement)
 
     @contextmanager
     def mover(self, ctx: StepContext) -> Iterator[Executor]:

@@ -30,7 +30,8 @@ from migrator.dns import wire
 from migrator.dns.config import Address, absolute_name
 from migrator.errors import BadInput, MigratorError
 from migrator.sandbox.ports import HOST, free_port
-from migrator.sandbox.process import stop_group, tail
+from migrator.sandbox.process import tail
+from migrator.sandbox.process_group import stop_group
 
 #: The zone's SOA: serial, refresh, retry, expire, negative-caching TTL. A long refresh keeps a
 #: secondary behind until it is notified; a short negative TTL keeps "wait one TTL" short in the demo.
@@ -168,7 +169,7 @@ key "{self.key.name}" {{ algorithm {self.key.algorithm}; secret "{self.key.secre
     def down(self) -> None:
         process, self._process = self._process, None
         if process is not None:
-            stop_group(process)
+            stop_group(process, grace=10)
 
     def __enter__(self) -> DnsServer:
         return self.up()

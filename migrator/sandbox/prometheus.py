@@ -23,7 +23,8 @@ import yaml
 
 from migrator.errors import BadInput, MigratorError
 from migrator.sandbox.ports import HOST, free_port
-from migrator.sandbox.process import stop_group, tail
+from migrator.sandbox.process import tail
+from migrator.sandbox.process_group import stop_group
 
 #: A PromQL result: one entry per series, {"metric": {labels}, "values": [[t, "v"], ...]} (range) or
 #: {"metric": ..., "value": [t, "v"]} (instant).
@@ -120,7 +121,7 @@ class PrometheusServer:
     def down(self) -> None:
         process, self._process = self._process, None
         if process is not None:
-            stop_group(process)
+            stop_group(process, grace=10)
 
     def __enter__(self) -> PrometheusServer:
         return self.up()

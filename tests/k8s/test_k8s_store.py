@@ -36,8 +36,8 @@ from migrator.engine.checkpoint import (
     StepStatus,
     utcnow,
 )
-from migrator.engine.k8s_lease import HOLDER_ANNOTATION, LockLost, micro_time
-from migrator.engine.k8s_store import COMPRESSED_KEY, KubernetesStore
+from migrator.k8s_checkpoint.lease import HOLDER_ANNOTATION, LockLost, micro_time
+from migrator.k8s_checkpoint.store import COMPRESSED_KEY, KubernetesStore
 from migrator.engine.lock import BREAK_STALE_FLAG, LockInfo
 from migrator.engine.machine import Machine
 from migrator.engine.phase import Phase

@@ -64,9 +64,9 @@ def test_phase_and_step_states_follow_the_checkpoint(tmp_path: Path) -> None:
     assert value(found, "kafka_migration_phase_order", phase="second") == 2
     assert value(found, "kafka_migration_point_of_no_return_passed") == 0
 
-    ctx = StepContext(config=None, resources=None, state={}, events=events)
+    ctx = StepContext(config=None, state={}, events=events)
     machine.run(first, ctx)
-    machine.run(second, StepContext(config=None, resources=None, state={}, events=events), until="c")
+    machine.run(second, StepContext(config=None, state={}, events=events), until="c")
     found = samples(exporter)
     assert value(found, "kafka_migration_phase_state", phase="first", state="done") == 1
     assert value(found, "kafka_migration_phase_state", phase="first", state="running") == 0
@@ -81,7 +81,7 @@ def test_phase_and_step_states_follow_the_checkpoint(tmp_path: Path) -> None:
     assert value(found, "kafka_migration_point_of_no_return_passed") == 0
     assert ("kafka_migration_phase_finished_timestamp_seconds", frozenset({("phase", "first")})) in found
 
-    machine.run(second, StepContext(config=None, resources=None, state={}, events=events), confirm=["final"])
+    machine.run(second, StepContext(config=None, state={}, events=events), confirm=["final"])
     found = samples(exporter)
     assert value(found, "kafka_migration_point_of_no_return_passed") == 1
     assert value(found, "kafka_migration_paused_phases") == 0
@@ -108,7 +108,7 @@ def test_move_progress_from_events_and_else_from_the_checkpoint(tmp_path: Path) 
 
     # A `metrics serve` process sees no events: it shows what the mover kept in the checkpoint.
     recorded = {**progress, "bytes_moved": 1000, "bytes_remaining": 0, "eta_seconds": 0.0}
-    machine.run(first, StepContext(config=None, resources=None, state={"move": {"backend": "native", "progress": recorded}}, events=EventBus()))
+    machine.run(first, StepContext(config=None, state={"move": {"backend": "native", "progress": recorded}}, events=EventBus()))
     fresh = Exporter(CONFIG, LocalFileStore(tmp_path), {}, sample_seconds=None)
     assert value(samples(fresh), "kafka_migration_move_moved_bytes") == 1000
 
@@ -155,7 +155,7 @@ def test_environments_read_the_join_phase_record() -> None:
 
 def test_every_served_name_is_in_the_table_and_promtool_accepts_the_exposition(tmp_path: Path) -> None:
     machine, events, exporter, first, _ = _setup(tmp_path)
-    machine.run(first, StepContext(config=None, resources=None, state={}, events=events))
+    machine.run(first, StepContext(config=None, state={}, events=events))
     events.emit("canary.produce", latency_seconds=0.01)
     exposition = exporter.exposition()
     # prometheus_client adds a `<name>_created` gauge per counter and histogram; the parser drops
