@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from migrator.sandbox.prometheus import INSTALL_HINT
 from tests.upstream import missing
 
 
@@ -13,7 +14,7 @@ def require_binary(name: str) -> str:
     """The path of a Prometheus binary; skips the test without it, or fails it in CI."""
     found = shutil.which(name)
     if found is None:
-        missing(f"{name} is not installed (Debian: apt-get install prometheus; scripts/dev.sh setup does it)")
+        missing(f"{name} is not installed. {INSTALL_HINT}")
     return found
 
 

@@ -26,11 +26,14 @@ from migrator.sandbox.server_process import ServerProcess
 #: A PromQL result: one entry per series, {"metric": {labels}, "values": [[t, "v"], ...]} (range) or
 #: {"metric": ..., "value": [t, "v"]} (instant).
 Series = list[dict[str, Any]]
+#: How to get prometheus and promtool.
+INSTALL_HINT = "Install Debian's prometheus package (`apt-get install -y prometheus`; scripts/dev.sh setup does it)."
 
 
 class PrometheusServer(ServerProcess):
-    port_taken = "address already in use"
     """One Prometheus process. `jobs` maps a job name to the host:port targets it scrapes (/metrics)."""
+
+    port_taken = "address already in use"
 
     def __init__(self, workdir: Path, jobs: Mapping[str, Sequence[str]], scrape_interval_seconds: int = 1) -> None:
         super().__init__(workdir, "prometheus.log")
@@ -55,9 +58,8 @@ class PrometheusServer(ServerProcess):
         return path
 
     def command(self, port: int) -> list[str]:
-        binary = require_tool("prometheus", "Install it with `apt-get install -y prometheus` (Debian/Ubuntu; scripts/dev.sh setup does it).")
         return [
-            binary,
+            require_tool("prometheus", INSTALL_HINT),
             f"--config.file={self._write_config()}",
             f"--storage.tsdb.path={self.workdir / 'data'}",
             f"--web.listen-address={HOST}:{port}",
