@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,10 @@ from migrator.dns.clients_scan import BrokerHost, facade_pattern, rewrite
 from migrator.dns.resolve import resolve_servers
 from migrator.engine.events import Event
 from migrator.errors import MigratorError
-from migrator.metrics.exporter import Exporter
 from migrator.sandbox.cluster import DEFAULT_BROKERS, SandboxCluster
 from migrator.sandbox.dns_server import DnsServer
 from migrator.sandbox.workload import Workload
 from migrator.session import Session
-from phases import step_layout
 
 ZONE = "kafka.demo.test."
 #: The phases the demo runs, in order: those that need nothing beyond the local sandbox.
@@ -134,9 +132,10 @@ def run_demo(
     rate_per_s: float = 200,
     on_event: Callable[[Event], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
-    metrics_port: int | None = None,
+    metrics: Callable[[Session], AbstractContextManager[object]] | None = None,
 ) -> DemoResult:
-    """Run the demo end to end; the sandbox is down again when this returns or raises."""
+    """Run the demo end to end; the sandbox is down again when this returns or raises. `metrics`
+    (the CLI's --metrics-port) serves the demo session's metrics while the phases run."""
     with ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="migrator-demo-")))
@@ -161,9 +160,8 @@ def run_demo(
         session = Session.open(config)
         if on_event:
             session.events.subscribe(on_event)
-        if metrics_port is not None:
-            exporter = stack.enter_context(Exporter(config, session.machine.store, step_layout(config), events=session.events))
-            say(f"metrics on http://0.0.0.0:{exporter.serve(metrics_port).port}/metrics")
+        if metrics is not None:
+            stack.enter_context(metrics(session))
         phases: dict[str, str] = {}
         for name in DEMO_PHASES:
             say(f"phase {name}: {workload.snapshot().progress_line()}")

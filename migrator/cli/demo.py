@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from migrator.cli.metrics import MetricsPortOption
+from migrator.cli.metrics import MetricsPortOption, serving
 from migrator.cli.output import OutputFormat, OutputOption, emit, err_console, fail
 from migrator.demo import run_demo
 from migrator.errors import MigratorError
@@ -27,7 +27,7 @@ def demo(
             min_load_seconds=seconds,
             rate_per_s=rate,
             on_progress=lambda line: err_console.print(f"[dim]demo[/] {line}", highlight=False),
-            metrics_port=metrics_port,
+            metrics=lambda session: serving(session, metrics_port),
         )
     except MigratorError as error:
         raise fail(error) from None

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -15,6 +16,7 @@ from migrator.errors import MigratorError
 from migrator.metrics.exporter import DEFAULT_PORT, DEFAULT_SAMPLE_SECONDS, Exporter
 from migrator.session import Session
 from phases import step_layout
+from phases.mixed_cluster_join import kubernetes_node_ids
 
 app = typer.Typer(help="The migrator's Prometheus metrics (kafka_migration_*).", no_args_is_help=True)
 
@@ -28,13 +30,19 @@ MetricsPortOption = typer.Option(
 )
 
 
+def exporter_for(session: Session, **options: Any) -> Exporter:
+    """The exporter of `session`'s migration, told by the phases what their steps are and which
+    brokers are on Kubernetes."""
+    return Exporter(session.config, session.machine.store, step_layout(session.config), kubernetes_node_ids, **options)
+
+
 @contextmanager
 def serving(session: Session, port: int | None) -> Iterator[Exporter | None]:
     """The exporter for one command, subscribed to its session's events; nothing when `port` is None."""
     if port is None:
         yield None
         return
-    with Exporter(session.config, session.machine.store, step_layout(session.config), events=session.events) as exporter:
+    with exporter_for(session, events=session.events) as exporter:
         exporter.serve(port)
         err_console.print(f"[dim]metrics on http://0.0.0.0:{exporter.port}/metrics[/]", highlight=False)
         yield exporter
@@ -53,8 +61,7 @@ def serve(
     (for a Prometheus that watches a migration driven from elsewhere)."""
     try:
         session = Session.open(load_config(config))
-        layout = step_layout(session.config)
-        with Exporter(session.config, session.machine.store, layout, sample_seconds=sample_seconds) as exporter:
+        with exporter_for(session, sample_seconds=sample_seconds) as exporter:
             exporter.serve(port, address)
             err_console.print(f"serving metrics on http://{address}:{exporter.port}/metrics (Ctrl-C stops)", highlight=False)
             threading.Event().wait()

@@ -20,14 +20,13 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from migrator.cli.metrics import exporter_for
 from migrator.cli.output import OutputFormat, OutputOption, console, emit, fail
 from migrator.config import load_config
 from migrator.errors import MigratorError
 from migrator.metrics.environments import ENVIRONMENTS
-from migrator.metrics.exporter import Exporter
 from migrator.metrics.readings import Readings
 from migrator.session import Session
-from phases import step_layout
 
 _STATE_STYLE = {"done": "green", "running": "cyan", "paused": "yellow", "failed": "red", "rolling_back": "magenta"}
 
@@ -42,7 +41,7 @@ def watch(
     throttles, DNS facade targets and pauses. Ctrl-C stops watching (it changes nothing)."""
     try:
         session = Session.open(load_config(config))
-        exporter = Exporter(session.config, session.machine.store, step_layout(session.config), sample_seconds=interval)
+        exporter = exporter_for(session, sample_seconds=interval)
         with exporter:
             if once or output is not OutputFormat.table:
                 if exporter.sampler is not None:

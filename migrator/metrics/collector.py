@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 
 from migrator.engine.checkpoint import UNDOABLE, Checkpoint, CheckpointStore, PhaseStatus, StepStatus
 from migrator.metrics.cluster_sample import ClusterSampler
-from migrator.metrics.environments import ENVIRONMENTS, VM, environment, kubernetes_broker_ids
+from migrator.metrics.environments import ENVIRONMENTS, VM, KubernetesIds, environment
 from migrator.metrics.from_events import EventMetrics
 from migrator.metrics.names import METRICS
 
@@ -34,12 +34,14 @@ class MigrationCollector(Collector):
         migration_id: str,
         store: CheckpointStore,
         layout: Layout,
+        kubernetes_ids: KubernetesIds,
         events: EventMetrics,
         sampler: ClusterSampler | None,
     ) -> None:
         self.migration_id = migration_id
         self.store = store
         self.layout = layout
+        self.kubernetes_ids = kubernetes_ids
         self.events = events
         self.sampler = sampler
 
@@ -52,7 +54,7 @@ class MigrationCollector(Collector):
         yield from self._checkpoint(checkpoint)
         progress = self.events.progress or recorded_progress(checkpoint)
         sample = self.sampler.latest if self.sampler is not None else None
-        yield from self._progress(progress, kubernetes_broker_ids(checkpoint), sample.live if sample else frozenset())
+        yield from self._progress(progress, self.kubernetes_ids(checkpoint), sample.live if sample else frozenset())
         if self.sampler is not None:
             yield from self._cluster(self.sampler)
 

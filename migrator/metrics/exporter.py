@@ -1,6 +1,6 @@
 """The exporter a long-running verb starts: one registry, one HTTP server, one cluster sampler.
 
-    with Exporter.start(config, store, layout, events=session.events, port=9404) as exporter:
+    with Exporter(config, store, layout, kubernetes_ids, events=session.events).serve(9404):
         ...                       # run the phase; Prometheus scrapes http://<host>:9404/metrics
 """
 
@@ -17,7 +17,7 @@ from migrator.engine.events import EventBus
 from migrator.errors import BadInput
 from migrator.metrics.cluster_sample import ClusterSampler
 from migrator.metrics.collector import Layout, MigrationCollector
-from migrator.metrics.environments import kubernetes_broker_ids
+from migrator.metrics.environments import KubernetesIds
 from migrator.metrics.from_events import EventMetrics
 from migrator.metrics.readings import Readings
 
@@ -31,18 +31,23 @@ class Exporter:
         config: MigrationConfig,
         store: CheckpointStore,
         layout: Layout,
+        kubernetes_ids: KubernetesIds,
         *,
         events: EventBus | None = None,
         sample_seconds: float | None = DEFAULT_SAMPLE_SECONDS,
     ) -> None:
-        """`sample_seconds=None` reads nothing from the cluster (checkpoint and events only)."""
+        """`layout` and `kubernetes_ids` are what the phases say (the CLI wires them in);
+        `sample_seconds=None` reads nothing from the cluster (checkpoint and events only)."""
+        self.store = store
+        self._kubernetes_ids_of = kubernetes_ids
         self.registry = CollectorRegistry(auto_describe=True)
         self.events = EventMetrics(self.registry)
         self.sampler = None
         if sample_seconds is not None:
             self.sampler = ClusterSampler(config, self._kubernetes_ids, sample_seconds)
-        self.store = store
-        self.registry.register(MigrationCollector(config.migration_id, store, layout, self.events, self.sampler))
+        self.registry.register(
+            MigrationCollector(config.migration_id, store, layout, kubernetes_ids, self.events, self.sampler)
+        )
         self._unsubscribe = events.subscribe(self.events.handle) if events is not None else (lambda: None)
         self._server: object | None = None
         self._thread: threading.Thread | None = None
@@ -50,7 +55,7 @@ class Exporter:
 
     def _kubernetes_ids(self) -> frozenset[int]:
         loaded = self.store.load()
-        return kubernetes_broker_ids(loaded.checkpoint if loaded else None)
+        return self._kubernetes_ids_of(loaded.checkpoint if loaded else None)
 
     def exposition(self) -> bytes:
         """What a scrape returns now."""

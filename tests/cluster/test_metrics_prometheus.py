@@ -19,6 +19,7 @@ from confluent_kafka import Producer
 from typer.testing import CliRunner
 
 from migrator.cli import app
+from migrator.cli.metrics import exporter_for
 from migrator.config import load_config
 from migrator.engine.events import EventBus
 from migrator.metrics.exporter import Exporter
@@ -26,7 +27,6 @@ from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.dns_server import DnsServer
 from migrator.sandbox.prometheus import PrometheusServer
 from migrator.session import Session
-from phases import step_layout
 from tests.dashboard_queries import MIGRATOR, load_dashboard, targets
 from tests.dns_fixtures import bind_primary  # noqa: F401
 from tests.promtool import require_binary
@@ -89,9 +89,7 @@ def session(sandbox: SandboxCluster, bind_primary: DnsServer, tmp_path: Path) ->
 
 @pytest.fixture
 def exporter(session: Session) -> Iterator[Exporter]:
-    with Exporter(
-        session.config, session.machine.store, step_layout(session.config), events=session.events, sample_seconds=1.0
-    ) as exporter:
+    with exporter_for(session, events=session.events, sample_seconds=1.0) as exporter:
         yield exporter.serve(0, "127.0.0.1")
 
 

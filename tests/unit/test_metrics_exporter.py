@@ -9,15 +9,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from migrator.cluster.model import Broker, Inventory, PartitionState, Throttle, Topic
 from migrator.config import MigrationConfig
-from migrator.engine.checkpoint import LocalFileStore
+from migrator.engine.checkpoint import Checkpoint, LocalFileStore, PhaseRecord
 from migrator.engine.events import EventBus
 from migrator.engine.machine import Machine
 from migrator.engine.phase import Phase
 from migrator.engine.step import StepContext
-from migrator.metrics import environments
 from migrator.metrics.cluster_sample import sample_inventory
 from migrator.metrics.exporter import Exporter
 from migrator.metrics.names import METRICS
+from phases import mixed_cluster_join
+from phases.mixed_cluster_join import kubernetes_node_ids
 from tests.fake_clock import FakeClock
 from tests.promtool import promtool_problems
 from tests.unit.engine_fakes import FakeSystem, KeyStep
@@ -53,7 +54,7 @@ def _setup(tmp_path: Path) -> tuple[Machine, EventBus, Exporter, Phase, Phase]:
     machine = Machine(store, "m", sleep=clock.sleep, monotonic=clock.monotonic)
     events = EventBus()
     layout = {p.name: [(s.name, s.reversible) for s in p.steps] for p in (first, second)}
-    exporter = Exporter(CONFIG, store, layout, events=events, sample_seconds=None)
+    exporter = Exporter(CONFIG, store, layout, kubernetes_node_ids, events=events, sample_seconds=None)
     return machine, events, exporter, first, second
 
 
@@ -109,7 +110,7 @@ def test_move_progress_from_events_and_else_from_the_checkpoint(tmp_path: Path) 
     # A `metrics serve` process sees no events: it shows what the mover kept in the checkpoint.
     recorded = {**progress, "bytes_moved": 1000, "bytes_remaining": 0, "eta_seconds": 0.0}
     machine.run(first, StepContext(config=None, state={"move": {"backend": "native", "progress": recorded}}, events=EventBus()))
-    fresh = Exporter(CONFIG, LocalFileStore(tmp_path), {}, sample_seconds=None)
+    fresh = Exporter(CONFIG, LocalFileStore(tmp_path), {}, kubernetes_node_ids, sample_seconds=None)
     assert value(samples(fresh), "kafka_migration_move_moved_bytes") == 1000
 
 
@@ -147,10 +148,13 @@ def test_cluster_sample_counts_per_environment_and_throttles() -> None:
     assert sample.throttles[(1000, "follower")] == 1048576 and sample.throttles[(1000, "leader")] == 0
 
 
-def test_environments_read_the_join_phase_record() -> None:
-    from phases import mixed_cluster_join
-
-    assert (environments.JOIN_PHASE, environments.JOIN_NODE_IDS) == (mixed_cluster_join.PHASE, mixed_cluster_join.NODE_IDS)
+def test_kubernetes_brokers_are_the_ones_the_join_recorded() -> None:
+    checkpoint = Checkpoint(migration_id="m")
+    assert kubernetes_node_ids(checkpoint) == frozenset() == kubernetes_node_ids(None)
+    checkpoint.phases[mixed_cluster_join.PHASE] = PhaseRecord(name=mixed_cluster_join.PHASE, state={"vm_brokers": {"ids": [0]}})
+    assert kubernetes_node_ids(checkpoint) == frozenset()  # started, nothing verified yet
+    checkpoint.phases[mixed_cluster_join.PHASE].state[mixed_cluster_join.NODE_IDS] = [1000, 1001]
+    assert kubernetes_node_ids(checkpoint) == frozenset({1000, 1001})
 
 
 def test_every_served_name_is_in_the_table_and_promtool_accepts_the_exposition(tmp_path: Path) -> None:
