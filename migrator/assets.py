@@ -1,4 +1,4 @@
-"""Where the non-Python folders (strimzi-overrides/, runbooks/, deploy/rbac/) are at run time.
+"""Where the non-Python folders (strimzi-overrides/, runbooks/, deploy/rbac/, dashboards/) are at run time.
 
 In a checkout they sit at the top of the repository; in an installed wheel they ship as the data
 packages `migrator.assets.*` (see pyproject.toml). Callers never need to know which.
@@ -13,6 +13,7 @@ FOLDERS = {
     "strimzi-overrides": "strimzi_overrides",
     "runbooks": "runbooks",
     "deploy/rbac": "rbac",
+    "dashboards": "dashboards",
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,8 +132,10 @@ def run_demo(
     rate_per_s: float = 200,
     on_event: Callable[[Event], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
+    metrics: Callable[[Session], AbstractContextManager[object]] | None = None,
 ) -> DemoResult:
-    """Run the demo end to end; the sandbox is down again when this returns or raises."""
+    """Run the demo end to end; the sandbox is down again when this returns or raises. `metrics`
+    (the CLI's --metrics-port) serves the demo session's metrics while the phases run."""
     with ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="migrator-demo-")))
@@ -158,6 +160,8 @@ def run_demo(
         session = Session.open(config)
         if on_event:
             session.events.subscribe(on_event)
+        if metrics is not None:
+            stack.enter_context(metrics(session))
         phases: dict[str, str] = {}
         for name in DEMO_PHASES:
             say(f"phase {name}: {workload.snapshot().progress_line()}")

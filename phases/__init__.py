@@ -6,7 +6,7 @@ import importlib
 
 from migrator.config import MigrationConfig
 from migrator.engine.phase import Phase
-from migrator.errors import BadInput
+from migrator.errors import BadInput, MigratorError
 
 #: Phase name -> module, in migration order. A phase joins this table when its module exists.
 PHASES: dict[str, str] = {
@@ -30,3 +30,16 @@ def build_phase(name: str, config: MigrationConfig) -> Phase:
             "Run `migrator plan` to see each one's steps."
         )
     return importlib.import_module(PHASES[name]).build(config)
+
+
+def step_layout(config: MigrationConfig) -> dict[str, list[tuple[str, bool]]]:
+    """Every phase's steps in order, each with whether it is reversible (the metrics' point of no
+    return). A phase this config cannot build yet (its section is missing) gets no steps here; what
+    the checkpoint records of it still shows."""
+    layout: dict[str, list[tuple[str, bool]]] = {}
+    for name in PHASES:
+        try:
+            layout[name] = [(step.name, step.reversible) for step in build_phase(name, config).steps]
+        except MigratorError:
+            layout[name] = []
+    return layout

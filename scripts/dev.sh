@@ -26,7 +26,7 @@ apt_install() {
 }
 
 setup() {
-  command -v apt-get >/dev/null && apt_install ${MIGRATOR_APT_PACKAGES:-openjdk-17-jre-headless maven bind9 bind9-utils bind9-dnsutils etcd-server}
+  command -v apt-get >/dev/null && apt_install ${MIGRATOR_APT_PACKAGES:-openjdk-17-jre-headless maven bind9 bind9-utils bind9-dnsutils etcd-server prometheus}
   command -v java >/dev/null || die "Java 17 is needed to run the local Kafka sandbox; install openjdk-17-jre-headless"
   command -v mvn >/dev/null || die "Maven is needed to fetch the Kafka jars; install maven"
   local py=${PYTHON:-python3}

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
 
-import os
-
 import pytest
 from hypothesis import settings
 
@@ -26,13 +24,14 @@ from migrator.platforms.local_sandbox import provide_sandbox
 from migrator.sandbox import jars
 from migrator.sandbox.cluster import DEFAULT_BROKERS, BrokerSpec, SandboxCluster
 from migrator.sandbox.hooks import HOOKS
+from tests.upstream import in_ci
 
 # The tests load the sandbox, so they hand it to the local platforms as the CLI does.
 provide_sandbox(HOOKS)
 
 # Property tests judge correctness, never speed: no per-example deadline on a loaded 2-core machine,
 # and in CI a fixed seed so that a run is reproducible from its log.
-settings.register_profile("migrator", deadline=None, print_blob=True, derandomize=bool(os.environ.get("CI")))
+settings.register_profile("migrator", deadline=None, print_blob=True, derandomize=in_ci())
 settings.load_profile("migrator")
 
 _SANDBOX_FIXTURES = frozenset({"sandbox", "sandbox_factory"})

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from migrator.cli.metrics import MetricsPortOption, serving
 from migrator.cli.output import OutputFormat, OutputOption, emit, err_console, fail
 from migrator.demo import run_demo
 from migrator.errors import MigratorError
@@ -16,6 +17,7 @@ def demo(
     workdir: Path = typer.Option(None, "--workdir", help="keep the sandbox's data and logs here (default: a temp dir)"),
     seconds: float = typer.Option(10.0, "--seconds", min=1, help="at least this long under load"),
     rate: float = typer.Option(200.0, "--rate", min=1, help="messages per second the workload produces"),
+    metrics_port: int | None = MetricsPortOption,
     output: OutputFormat = OutputOption,
 ) -> None:
     """Start the local sandbox, run the phases under continuous produce/consume load, report loss."""
@@ -25,6 +27,7 @@ def demo(
             min_load_seconds=seconds,
             rate_per_s=rate,
             on_progress=lambda line: err_console.print(f"[dim]demo[/] {line}", highlight=False),
+            metrics=lambda session: serving(session, metrics_port),
         )
     except MigratorError as error:
         raise fail(error, output) from None

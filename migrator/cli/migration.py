@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from migrator.cli.metrics import MetricsPortOption, serving
 from migrator.cli.output import OutputFormat, OutputOption, emit, err_console, fail
 from migrator.cli.progress import ProgressBars, progress_line
 from migrator.config import load_config
@@ -152,6 +153,7 @@ def run(
     ),
     until: str = typer.Option(None, UNTIL_FLAG, help="stop after this step (the phase stays paused)"),
     break_stale_lock: bool = BreakStaleOption,
+    metrics_port: int | None = MetricsPortOption,
     output: OutputFormat = OutputOption,
 ) -> None:
     """Run one phase (or carry on with it): each step is checkpointed, applied, then verified."""
@@ -163,7 +165,7 @@ def run(
         target = session.phase(phase)
         session.require_order(phase)
         _confirm(f"Run phase {phase} against {session.config.cluster.zookeeper_connect}?", yes)
-        with _progress_shown(session):
+        with serving(session, metrics_port), _progress_shown(session):
             record = session.machine.run(target, session.context(), confirm=confirm_irreversible or (), until=until)
     except MigratorError as error:
         raise fail(error, output) from None
@@ -175,6 +177,7 @@ def resume(
     yes: bool = YesOption,
     confirm_irreversible: list[str] = typer.Option(None, CONFIRM_FLAG, help="allow this irreversible step"),
     break_stale_lock: bool = BreakStaleOption,
+    metrics_port: int | None = MetricsPortOption,
     output: OutputFormat = OutputOption,
 ) -> None:
     """Carry on with what a crash, a kill or a pause interrupted (a run or a rollback), verifying first."""
@@ -187,7 +190,7 @@ def resume(
         direction = "rollback" if choice.rolling_back else "run"
         err_console.print(f"Resuming the {direction} of phase {choice.phase}: {choice.why}.", highlight=False)
         _confirm(f"Resume the {direction} of phase {choice.phase}?", yes)
-        with _progress_shown(session):
+        with serving(session, metrics_port), _progress_shown(session):
             if choice.rolling_back:
                 records = session.rollback_to(choice.rollback_to or choice.phase)
             else:
@@ -204,6 +207,7 @@ def rollback(
     config: Path = ConfigOption,
     yes: bool = YesOption,
     break_stale_lock: bool = BreakStaleOption,
+    metrics_port: int | None = MetricsPortOption,
     output: OutputFormat = OutputOption,
 ) -> None:
     """Undo a phase's steps, newest first, from the snapshots taken before each was applied; with
@@ -219,7 +223,7 @@ def rollback(
             session.require_rollback_order(phase)
         path = session.rollback_path(to or phase)
         _confirm(f"Roll back phase(s) {', '.join(path) or (to or phase)}, in this order?", yes)
-        with _progress_shown(session):
+        with serving(session, metrics_port), _progress_shown(session):
             records = session.rollback_to(to or phase)
     except MigratorError as error:
         raise fail(error, output) from None

@@ -7,10 +7,11 @@ sizes) comes from the Admin API, concurrently with the ZooKeeper pass.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from migrator.clients.kafka import ConfigValue, KafkaAdmin
+from migrator.clients.kafka import ConfigValue, KafkaAdmin, ReassignmentState
 from migrator.clients.zk import JSON, ZooKeeper
 from migrator.cluster.model import (
     MIN_INSYNC_REPLICAS,
@@ -77,10 +78,7 @@ def collect_inventory(zk: ZooKeeper, admin: KafkaAdmin, cluster: ClusterConfig) 
         name: topic_from_znodes(name, data, states, sizes, topic_configs.get(name, {}))
         for name, data in topics_json.items()
     }
-    in_flight = [
-        Reassignment(t, p, r.replicas, r.adding, r.removing, "api") for (t, p), r in sorted(reassignments.items())
-    ]
-    in_flight += legacy_reassignments(legacy_request, known={r.key for r in in_flight})
+    in_flight = reassignments_in_flight(reassignments, legacy_request)
     return Inventory(
         cluster_id=cluster_id,
         controller_id=(controller or {}).get("brokerid"),
@@ -151,6 +149,14 @@ def topic_from_znodes(
         configs={k: v.value for k in TOPIC_CONFIGS if (v := configs.get(k)) is not None and v.value is not None},
         topic_id=data.get("topic_id"),
     )
+
+
+def reassignments_in_flight(
+    listed: Mapping[tuple[str, int], ReassignmentState], legacy_request: JSON | None
+) -> list[Reassignment]:
+    """What list_partition_reassignments reports, plus what only the legacy znode still lists."""
+    in_flight = [Reassignment(t, p, r.replicas, r.adding, r.removing, "api") for (t, p), r in sorted(listed.items())]
+    return in_flight + legacy_reassignments(legacy_request, known={r.key for r in in_flight})
 
 
 def legacy_reassignments(request: JSON | None, known: set[tuple[str, int]]) -> list[Reassignment]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,8 +28,8 @@ import dns.rdatatype
 from migrator.dns import wire
 from migrator.dns.config import Address, absolute_name
 from migrator.errors import BadInput, MigratorError
-from migrator.sandbox.ports import HOST, free_port
-from migrator.sandbox.process_group import stop_group
+from migrator.sandbox.ports import HOST
+from migrator.sandbox.server_process import ServerProcess
 
 #: The zone's SOA: serial, refresh, retry, expire, negative-caching TTL. A long refresh keeps a
 #: secondary behind until it is notified; a short negative TTL keeps "wait one TTL" short in the demo.
@@ -58,8 +57,12 @@ def named_binary() -> str:
     return found
 
 
-class DnsServer:
+class DnsServer(ServerProcess):
     """One `named` process. Use `up()`/`down()` or a `with` block."""
+
+    port_taken = "address in use"
+    start_timeout = 20.0
+    poll_seconds = 0.05
 
     def __init__(
         self,
@@ -70,21 +73,15 @@ class DnsServer:
         key: TsigKey | None = None,
         primary: DnsServer | None = None,
     ) -> None:
-        self.workdir = Path(workdir)
+        super().__init__(workdir, "named.log")
         self.zone = absolute_name(zone)
         self.primary = primary
         self.nameservers = tuple(primary.nameservers if primary else nameservers)
         self.key = primary.key if primary else (key or TsigKey.generate())
-        self.port = 0
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
         return f"{HOST}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "named.log"
 
     # --- configuration ----------------------------------------------------------------------------
 
@@ -129,57 +126,15 @@ key "{self.key.name}" {{ algorithm {self.key.algorithm}; secret "{self.key.secre
 
     # --- lifecycle -------------------------------------------------------------------------------
 
-    def up(self, timeout: float = 20.0) -> DnsServer:
-        """Start named and wait until it answers for the zone with authority (a secondary: once it
-        has transferred the zone). A port taken between choosing and binding it gets one more try."""
-        named = named_binary()
-        for _ in range(3):
-            self.port = free_port()
-            conf = self._write_config()
-            with open(self.log_path, "ab") as log:
-                self._process = subprocess.Popen(
-                    [named, "-g", "-c", str(conf)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.workdir,
-                    start_new_session=True,
-                )
-            if self._wait_authoritative(timeout):
-                return self
-            self.down()
-            if "address in use" not in self.log_path.read_text(errors="replace"):
-                break
-        raise MigratorError(
-            f"named did not come up serving {self.zone} on {self.address} within {timeout:.0f} s. "
-            f"Its log, {self.log_path}, says why:\n{self._log_tail()}"
-        )
+    def command(self, port: int) -> list[str]:
+        return [named_binary(), "-g", "-c", str(self._write_config())]
 
-    def _wait_authoritative(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                return False
-            if self.serial() is not None:
-                return True
-            time.sleep(0.05)
-        return False
+    def serving(self) -> bool:
+        """It answers for the zone with authority (a secondary: once it has transferred the zone)."""
+        return self.serial() is not None
 
-    def down(self) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            stop_group(process, grace=10)
-
-    def __enter__(self) -> DnsServer:
-        return self.up()
-
-    def __exit__(self, *exc: object) -> None:
-        self.down()
-
-    def _log_tail(self, lines: int = 20) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+    def not_serving(self, timeout: float) -> str:
+        return f"named did not come up serving {self.zone} on {self.address} within {timeout:.0f} s."
 
     # --- zone state ------------------------------------------------------------------------------
 
@@ -206,7 +161,7 @@ key "{self.key.name}" {{ algorithm {self.key.algorithm}; secret "{self.key.secre
         deadline = time.monotonic() + timeout
         while self.serial() != want:
             if time.monotonic() > deadline:
-                raise MigratorError(f"The secondary {self.address} did not reach serial {want} within {timeout:.0f} s:\n{self._log_tail()}")
+                raise MigratorError(f"The secondary {self.address} did not reach serial {want} within {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.05)
 
     # --- what the migrator needs to know --------------------------------------------------------

@@ -94,7 +94,7 @@ def require_tool(name: str, install_hint: str) -> str:
     found = shutil.which(name)
     if found is None:
         raise BadInput(
-            f"`{name}` is not on PATH, and the local Kafka sandbox needs it. {install_hint} "
+            f"`{name}` is not on PATH, and the local sandbox needs it. {install_hint} "
             "Then run the command again; nothing was changed."
         )
     return found

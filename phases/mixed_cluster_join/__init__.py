@@ -46,6 +46,7 @@ from migrator.cluster.replication_probe import (
 )
 from migrator.cluster.safety import SafetyGate
 from migrator.config import MigrationConfig
+from migrator.engine.checkpoint import Checkpoint
 from migrator.engine.phase import Phase, Precondition
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import BadInput, PermanentError, TemporaryError
@@ -63,6 +64,13 @@ REVIEWED = "reviewed"  # digest of the manifests the render step showed
 VM_BROKERS = "vm_brokers"  # {"ids": [...], "racks": [...]}: the existing brokers, before any new one
 NODE_IDS = "node_ids"  # the ids the target assigned
 PROBE = "probe"  # {"topic", "marker", "assignment", "offsets"}
+
+
+def kubernetes_node_ids(checkpoint: Checkpoint | None) -> frozenset[int]:
+    """The broker IDs this phase verified as the target's, from its checkpointed state; none before
+    that (a configured ID range is only a wish, and the ID shift may give VM brokers high IDs too)."""
+    record = checkpoint.phases.get(PHASE) if checkpoint else None
+    return frozenset(int(i) for i in (record.state.get(NODE_IDS) or ())) if record else frozenset()
 
 
 def build(config: MigrationConfig, resources: JoinResources | None = None) -> Phase:
