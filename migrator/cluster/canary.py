@@ -19,9 +19,10 @@ from dataclasses import asdict, dataclass, field
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import NewPartitions, NewTopic
 
+from migrator.clients.connection import ClusterConfig
 from migrator.clients.kafka import KafkaAdmin, confluent_settings
 from migrator.cluster.canary_config import CanaryConfig
-from migrator.clients.connection import ClusterConfig
+from migrator.engine.events import EventBus
 
 #: At most this many replicas per partition (fewer on a smaller cluster), as Strimzi's canary.
 MAX_REPLICATION = 3
@@ -36,6 +37,9 @@ class CanaryReport:
     produced: int = 0
     consumed: int = 0
     produce_latency_ms: float | None = None  # the slowest acknowledgement
+    #: Every acknowledged record's produce latency, and how many records were not acknowledged.
+    acks_ms: list[float] = field(default_factory=list)
+    produce_errors: int = 0
     end_to_end_latency_ms: float | None = None  # the slowest record read back
     errors: list[str] = field(default_factory=list)
     at: float = field(default_factory=time.time)
@@ -63,6 +67,13 @@ class CanaryReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def publish(self, events: EventBus) -> None:
+        """One `canary.produce` event per record sent: its latency, or that it failed (the metrics count them)."""
+        for latency in self.acks_ms:
+            events.emit("canary.produce", latency_seconds=latency / 1000)
+        for _ in range(self.produce_errors):
+            events.emit("canary.produce", error=self.errors[0] if self.errors else "not acknowledged")
 
 
 def canary_assignment(brokers: list[int], first_partition: int, leaders: list[int]) -> list[list[int]]:
@@ -138,7 +149,7 @@ class Canary:
         try:
             partitions = self.ensure_topic()
         except KafkaException as exc:
-            return CanaryReport(self.settings.topic, 1, errors=[f"topic: {exc.args[0].str()}"])
+            return CanaryReport(self.settings.topic, 1, produce_errors=1, errors=[f"topic: {exc.args[0].str()}"])
         report = CanaryReport(self.settings.topic, partitions)
         deadline = time.monotonic() + self.settings.timeout_seconds
         sent: dict[int, tuple[float, int]] = {}  # partition -> (send time, offset acknowledged)
@@ -147,11 +158,13 @@ class Canary:
         def delivered(error: KafkaError | None, message: Message) -> None:
             if error is not None:
                 report.errors.append(f"produce to partition {message.partition()}: {error.str()}")
+                report.produce_errors += 1
                 return
             started = float(message.headers()[0][1].decode()) if message.headers() else time.time()
             latency = (time.time() - started) * 1000
             report.produced += 1
             report.produce_latency_ms = max(report.produce_latency_ms or 0.0, latency)
+            report.acks_ms.append(latency)
             sent[message.partition()] = (started, message.offset())
 
         for partition in range(partitions):
@@ -160,8 +173,11 @@ class Canary:
                 headers=[("sent_at", str(time.time()).encode())], on_delivery=delivered,
             )
         self._producer.flush(max(0.0, deadline - time.monotonic()))
-        if report.produced < partitions and not report.errors:
-            report.errors.append(f"{partitions - report.produced} record(s) not acknowledged within the timeout")
+        unanswered = partitions - report.produced - report.produce_errors
+        if unanswered > 0:
+            report.produce_errors += unanswered
+            if not report.errors:
+                report.errors.append(f"{unanswered} record(s) not acknowledged within the timeout")
         self._read_back(report, sent, run, deadline)
         return report
 
@@ -187,8 +203,9 @@ class Canary:
 
 
 class CanaryProbe:
-    """The canary as the safety gate's probe: `()` -> (healthy, detail). The clients are made on the
-    first call and kept for the process's lifetime; one round trip per gate evaluation."""
+    """The canary as the safety gate's probe: `(events)` -> (healthy, detail), publishing what it
+    measured on `events`. The clients are made on the first call and kept for the process's lifetime;
+    one round trip per gate evaluation."""
 
     def __init__(self, cluster: ClusterConfig, settings: CanaryConfig) -> None:
         self.cluster = cluster
@@ -196,9 +213,10 @@ class CanaryProbe:
         self._canary: Canary | None = None
         self.last: CanaryReport | None = None
 
-    def __call__(self) -> tuple[bool, str]:
+    def __call__(self, events: EventBus) -> tuple[bool, str]:
         if self._canary is None:
             self._canary = Canary(self.cluster, self.settings)
         self.last = self._canary.round_trip()
+        self.last.publish(events)
         problem = self.last.problem(self.settings)
         return problem is None, problem or self.last.summary()

@@ -17,6 +17,7 @@ from migrator.cluster.canary import CanaryProbe
 from migrator.cluster.inventory import ensure_cluster_id, read_inventory
 from migrator.cluster.model import Inventory, PartitionKey, PartitionState, Reassignment
 from migrator.config import MigrationConfig
+from migrator.engine.events import EventBus
 from migrator.engine.step import StepContext, Verdict
 from migrator.errors import BadInput, SafetyGateError
 
@@ -34,8 +35,9 @@ WATCH_CHECKS = tuple(c for c in ALL_CHECKS if c != UNDER_REPLICATED)
 
 #: Reads the cluster into an Inventory: through ZooKeeper (read_inventory) or the brokers alone.
 Reader = Callable[[MigrationConfig], Inventory]
-#: The canary's verdict on the cluster: (healthy, what it measured or why not).
-CanaryCheck = Callable[[], tuple[bool, str]]
+#: The canary's verdict on the cluster: (healthy, what it measured or why not); it publishes its
+#: measurements on the bus it is given (`canary.produce` events, which the metrics count).
+CanaryCheck = Callable[[EventBus], tuple[bool, str]]
 
 #: How many partitions a detail names before it says "and N more".
 _SHOWN = 10
@@ -140,7 +142,7 @@ class SafetyGate:
         mine = self.ours(ctx) if callable(self.ours) else self.ours
         report = check_safety(self.config, mine, self.checks, self.read)
         if self.canary is not None:
-            healthy, detail = self.canary()
+            healthy, detail = self.canary(ctx.events)
             report = SafetyReport(report.cluster_id, (*report.checks, CheckResult(CANARY, healthy, detail)))
         return Verdict.ok(report.paragraph()) if report.ok else Verdict.failed(report.paragraph())
 

@@ -38,8 +38,13 @@ from migrator.errors import BadInput, MigratorError, OperatorPause, PermanentErr
 #: CLI flags named in error messages, so the CLI and the advice it prints cannot drift apart.
 CONFIRM_FLAG = "--confirm-irreversible"
 UNTIL_FLAG = "--until"
-#: How a pause reason starts when the operator asked for the pause (the CLI exits with OperatorPause's code).
+#: How a pause reason starts, by cause (the CLI's exit code and the metrics' `cause` label read them).
+#: The operator asked for the pause (the CLI exits with OperatorPause's code).
 PAUSE_REQUESTED = "pause requested by"
+#: A safety gate or a step's SafetyGateError paused the phase.
+GATE_PAUSED = "safety gate"
+#: The run stopped after the step named with --until.
+UNTIL_PAUSED = "stopped after step"
 
 T = TypeVar("T")
 
@@ -328,7 +333,7 @@ class Machine:
                 session.commit()
                 ctx.events.emit("phase.done", phase.name)
             else:
-                self._pause(session, f"stopped after step {until} as asked ({UNTIL_FLAG}); run again to continue")
+                self._pause(session, f"{UNTIL_PAUSED} {until} as asked ({UNTIL_FLAG}); run again to continue")
             return record.model_copy(deep=True)
 
     def _start(
@@ -615,7 +620,7 @@ class Machine:
         )
         if problem is None:
             return
-        reason = f"safety gate {when} {step.name}: {problem}"
+        reason = f"{GATE_PAUSED} {when} {step.name}: {problem}"
         self._pause(session, reason)
         session.ctx.events.emit("gate.closed", session.phase, step.name, reason=problem)
         raise SafetyGateError(
@@ -648,7 +653,7 @@ class Machine:
             return self._retry(call, retrying)
         except SafetyGateError as exc:
             # A broken invariant pauses the run; the step's status stays what it was (resume verifies it).
-            self._pause(session, f"safety gate at step {step.name} ({what}): {exc}")
+            self._pause(session, f"{GATE_PAUSED} at step {step.name} ({what}): {exc}")
             raise
         except OperatorPause as exc:
             self._pause(session, f"{PAUSE_REQUESTED} the operator, honoured by step {step.name} ({what}): {exc}")

@@ -8,13 +8,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from migrator.engine.events import Event
+from migrator.engine.machine import GATE_PAUSED, PAUSE_REQUESTED, UNTIL_PAUSED
 from migrator.metrics.names import METRICS
 
 #: A pause reason's start (as the machine words it) -> the `cause` label.
 PAUSE_CAUSES = {
-    "pause requested by": "operator",
-    "safety gate": "safety_gate",
-    "stopped after step": "until",
+    PAUSE_REQUESTED: "operator",
+    GATE_PAUSED: "safety_gate",
+    UNTIL_PAUSED: "until",
 }
 CAUSES = (*PAUSE_CAUSES.values(), "other")
 #: Canary produce latencies: from a healthy local ack (ms) to a stalled ISR (tens of seconds).

@@ -14,6 +14,7 @@ from migrator.cluster.canary_config import CanaryConfig
 from migrator.cluster.inventory import read_inventory
 from migrator.cluster.safety import CANARY, check_safety, SafetyGate
 from migrator.clients.kafka import KafkaAdmin
+from migrator.engine.events import Event, EventBus
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 from tests.cluster.test_inventory import config_for, context
 from tests.waiting import unique, wait_for
@@ -43,9 +44,14 @@ def test_the_gate_with_the_canary_passes_on_a_healthy_cluster(sandbox: SandboxCl
     config = config_for(sandbox, tmp_path)
     safety = config.safety.model_copy(update={"canary": CanaryConfig(enabled=True, topic=unique("canary"))})
     config = config.model_copy(update={"safety": safety})
-    verdict = SafetyGate(config)(context(config))
+    ctx = context(config)
+    produced: list[Event] = []
+    ctx.events.subscribe(lambda event: produced.append(event) if event.kind == "canary.produce" else None)
+    verdict = SafetyGate(config)(ctx)
     assert verdict.done, verdict.reason
     assert "canary" in verdict.reason and "round trips" in verdict.reason
+    # What the metrics count: one acknowledged record per broker, each with its latency.
+    assert len(produced) == len(sandbox.brokers) and all(e.data["latency_seconds"] > 0 for e in produced)
     # Read through the brokers alone (what the gate uses after the KRaft cutover), the cluster is the same.
     by_brokers, by_zookeeper = read_inventory_from_brokers(config), read_inventory(config)
     assert by_brokers.cluster_id == by_zookeeper.cluster_id and by_brokers.controller_id == by_zookeeper.controller_id
@@ -59,11 +65,15 @@ def test_a_cluster_that_cannot_take_acks_all_writes_closes_the_gate(sandbox_fact
     config = config_for(cluster, tmp_path, timeout_seconds=5)
     settings = CanaryConfig(enabled=True, topic=unique("canary"), timeout_seconds=8)
     probe = CanaryProbe(config.cluster, settings)
-    assert probe()[0], probe.last
+    failed: list[Event] = []
+    events = EventBus()
+    events.subscribe(lambda event: failed.append(event) if event.data.get("error") else None)
+    assert probe(events)[0], probe.last
+    assert failed == []
     cluster.stop_broker(1)
     cluster.stop_broker(2)
     # min.insync.replicas is 2 on this cluster: with one broker left no acks=all write can succeed.
-    healthy, detail = wait_for(lambda: (r := probe()) and (None if r[0] else r), "the canary to fail", timeout=60)
-    assert not healthy and "canary" in detail
+    healthy, detail = wait_for(lambda: (r := probe(events)) and (None if r[0] else r), "the canary to fail", timeout=60)
+    assert not healthy and "canary" in detail and failed
     verdict = SafetyGate(config, checks=[], canary=probe)(context(config))
     assert not verdict.done and CANARY in verdict.reason

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from migrator.cluster.canary import CanaryReport
 from migrator.cluster.model import Broker, Inventory, PartitionState, Throttle, Topic
 from migrator.config import MigrationConfig
 from migrator.engine.checkpoint import Checkpoint, LocalFileStore, PhaseRecord
@@ -122,6 +123,19 @@ def test_canary_events_feed_latency_and_errors(tmp_path: Path) -> None:
     events.emit("canary.consume", latency_seconds=9.0)  # not ours to count
     found = samples(exporter)
     assert value(found, "kafka_migration_canary_produce_latency_seconds_count") == 3
+    assert value(found, "kafka_migration_canary_produce_latency_seconds_bucket", le="0.005") == 1
+    assert value(found, "kafka_migration_canary_produce_errors_total") == 1
+
+
+def test_a_canary_round_trip_publishes_what_the_metrics_count(tmp_path: Path) -> None:
+    _, events, exporter, _, _ = _setup(tmp_path)
+    report = CanaryReport(
+        "__migrator_canary", 3, produced=2, acks_ms=[3.0, 40.0], produce_errors=1,
+        errors=["produce to partition 2: Broker: Not enough in-sync replicas"],
+    )
+    report.publish(events)
+    found = samples(exporter)
+    assert value(found, "kafka_migration_canary_produce_latency_seconds_count") == 2
     assert value(found, "kafka_migration_canary_produce_latency_seconds_bucket", le="0.005") == 1
     assert value(found, "kafka_migration_canary_produce_errors_total") == 1
 
