@@ -153,6 +153,8 @@ class Canary:
         report = CanaryReport(self.settings.topic, partitions)
         deadline = time.monotonic() + self.settings.timeout_seconds
         sent: dict[int, tuple[float, int]] = {}  # partition -> (send time, offset acknowledged)
+        # Kept here: a delivery report carries no headers, so the send time cannot travel with the record.
+        sent_at: dict[int, float] = {}
         run = uuid.uuid4().hex
 
         def delivered(error: KafkaError | None, message: Message) -> None:
@@ -160,7 +162,7 @@ class Canary:
                 report.errors.append(f"produce to partition {message.partition()}: {error.str()}")
                 report.produce_errors += 1
                 return
-            started = float(message.headers()[0][1].decode()) if message.headers() else time.time()
+            started = sent_at[message.partition()]
             latency = (time.time() - started) * 1000
             report.produced += 1
             report.produce_latency_ms = max(report.produce_latency_ms or 0.0, latency)
@@ -168,10 +170,8 @@ class Canary:
             sent[message.partition()] = (started, message.offset())
 
         for partition in range(partitions):
-            self._producer.produce(
-                self.settings.topic, value=run.encode(), partition=partition,
-                headers=[("sent_at", str(time.time()).encode())], on_delivery=delivered,
-            )
+            sent_at[partition] = time.time()
+            self._producer.produce(self.settings.topic, value=run.encode(), partition=partition, on_delivery=delivered)
         self._producer.flush(max(0.0, deadline - time.monotonic()))
         unanswered = partitions - report.produced - report.produce_errors
         if unanswered > 0:
