@@ -33,7 +33,9 @@ from functools import cached_property
 
 from migrator.clients.kafka import KafkaAdmin
 from migrator.clients.zk import ZooKeeper
+from migrator.cluster.holdings import holdings
 from migrator.cluster.inventory import read_inventory
+from migrator.cluster.leadership import describe_not_preferred, elect_preferred, move_controller_off, not_preferred
 from migrator.cluster.model import Inventory
 from migrator.cluster.safety import (
     CLUSTER_ID,
@@ -47,15 +49,16 @@ from migrator.config import MigrationConfig
 from migrator.dns.config import DnsConfig
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
-from migrator.errors import BadInput, PermanentError, TemporaryError
+from migrator.errors import BadInput, PermanentError
 from migrator.movers.native import MoveReplicas, planner_view
 from migrator.movers.plan import MovePlan, PlannerBroker, PlannerCluster
 from migrator.movers.planner import plan_mapping
 from migrator.movers.settings import MovementConfig
 from migrator.platforms.base import BrokerPlatform
-from migrator.platforms.model import Check, HostState, NewBroker, Registration
+from migrator.platforms.model import Check, HostState, NewBroker
+from migrator.platforms.registration import advertised_host
 from phases.broker_id_shift_config import BrokerIdShiftConfig, movement_settings, shift_settings
-from phases.dns_facade import DnsFacadeResources, RepointFacade
+from phases.dns_facade import DnsFacadeResources, NoFacade, RepointFacade
 
 __all__ = ["BrokerIdShiftConfig", "build"]
 
@@ -240,48 +243,6 @@ def move_plan(inventory: Inventory, shift: ShiftPlan, settings: MovementConfig) 
     return plan_mapping(PlannerCluster(view.brokers + missing, view.partitions), shift.mapping, settings.limits())
 
 
-def holdings(zk: ZooKeeper, broker_ids: Iterable[int]) -> dict[int, str]:
-    """What each broker still holds: replicas (in flight included) and leaderships; absent when nothing."""
-    wanted = set(broker_ids)
-    topics = zk.topics()
-    keys = [(t, int(p)) for t, data in topics.items() for p in data.get("partitions", {})]
-    states = zk.partition_states(keys)
-    replicas: dict[int, list[str]] = {}
-    leads: dict[int, list[str]] = {}
-    for topic, data in topics.items():
-        for p, assigned in data.get("partitions", {}).items():
-            name = f"{topic}-{p}"
-            for b in wanted.intersection(assigned):
-                replicas.setdefault(b, []).append(name)
-            leader = (states.get((topic, int(p))) or {}).get("leader")
-            if leader in wanted:
-                leads.setdefault(leader, []).append(name)
-    found = {}
-    for b in sorted(wanted):
-        parts = []
-        if b in replicas:
-            parts.append(f"{len(replicas[b])} replica(s) ({_names(replicas[b])})")
-        if b in leads:
-            parts.append(f"leads {len(leads[b])} partition(s) ({_names(leads[b])})")
-        if parts:
-            found[b] = " and ".join(parts)
-    return found
-
-
-def advertised_host(registration: Registration) -> str:
-    """The host a broker tells clients to connect to (its PLAINTEXT host, else its first endpoint's)."""
-    if registration.host:
-        return registration.host
-    for endpoint in registration.endpoints:
-        host = endpoint.split("://", 1)[-1].rpartition(":")[0].strip("[]")
-        if host:
-            return host
-    raise PermanentError(
-        f"Broker {registration.broker_id} registered no advertised host, so no facade name can lead to it. "
-        "Check its advertised.listeners (source_platform.server_properties) and restart it."
-    )
-
-
 # ---------------------------------------------------------------------------------------- resources
 
 
@@ -380,27 +341,16 @@ class ShiftResources:
                     "kafka-reassign-partitions.sh), then `migrator resume`; nothing was stopped."
                 )
             if still:
-                self._move_controller_off(ctx, step, zk, set(still), live)
+                move_controller_off(
+                    zk,
+                    set(still),
+                    live,
+                    elections=CONTROLLER_ELECTIONS,
+                    sleep=self.sleep,
+                    interval=self.poll_interval,
+                    on_election=lambda c: ctx.events.emit("shift.controller_election", PHASE, step, controller=c),
+                )
         self.platform.retire(broker_ids)
-
-    def _move_controller_off(self, ctx: StepContext, step: str, zk: ZooKeeper, leaving: set[int], live: set[int]) -> None:
-        if not live - leaving:
-            raise PermanentError(
-                f"Retiring broker(s) {_ids(leaving)} would leave no broker to take over as controller; nothing was stopped."
-            )
-        for _ in range(CONTROLLER_ELECTIONS):
-            controller = (zk.controller() or {}).get("brokerid")
-            if controller is not None and controller not in leaving:
-                return
-            if controller is not None:
-                ctx.events.emit("shift.controller_election", PHASE, step, controller=controller)
-                zk.request_controller_election()
-            self.sleep(self.poll_interval)
-        raise TemporaryError(
-            f"The controller is still on broker(s) {_ids(leaving)} (or being elected) after {CONTROLLER_ELECTIONS} "
-            "elections; nothing was stopped. Retrying shortly.",
-            delay=10.0,
-        )
 
 
 def phase_started(config: MigrationConfig) -> bool:
@@ -522,20 +472,6 @@ class ElectLeaders(Step):
             moves = move_plan(self.resources.inventory, self.resources.shift(ctx), self.resources.movement).moves
         return [(m.topic, m.partition) for m in moves]
 
-    def _not_preferred(self, zk: ZooKeeper, keys: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
-        """partition -> (leader, preferred leader) where they differ."""
-        topics = zk.topics(sorted({t for t, _ in keys}))
-        states = zk.partition_states(keys)
-        found = {}
-        for topic, partition in keys:
-            replicas = (topics.get(topic) or {}).get("partitions", {}).get(str(partition))
-            if not replicas:
-                continue  # deleted since the move: nothing to lead
-            leader = (states.get((topic, partition)) or {}).get("leader", -1)
-            if leader != replicas[0]:
-                found[(topic, partition)] = (leader, replicas[0])
-        return found
-
     def plan(self, ctx: StepContext) -> list[Action]:
         return [Action("elect", "preferred leaders", {"partitions": len(self._partitions(ctx)), "type": "PREFERRED"})]
 
@@ -543,24 +479,24 @@ class ElectLeaders(Step):
         keys = self._partitions(ctx)
         config = self.resources.config
         with ZooKeeper.from_config(config.cluster) as zk, KafkaAdmin(config.cluster) as admin:
-            for attempt in range(self.attempts):
-                if attempt:
-                    self.resources.sleep(self.resources.poll_interval)
-                pending = self._not_preferred(zk, keys)
-                if not pending:
-                    return
-                failures = {k: e for k, e in admin.elect_preferred_leaders(sorted(pending)).items() if e}
-                ctx.events.emit(
-                    "shift.leaders", PHASE, self.name, asked=len(pending), not_elected=len(failures), attempt=attempt + 1
-                )
+            elect_preferred(
+                zk,
+                admin,
+                keys,
+                attempts=self.attempts,
+                sleep=self.resources.sleep,
+                interval=self.resources.poll_interval,
+                on_attempt=lambda attempt, asked, failed: ctx.events.emit(
+                    "shift.leaders", PHASE, self.name, asked=asked, not_elected=failed, attempt=attempt
+                ),
+            )
 
     def verify(self, ctx: StepContext) -> Verdict:
         keys = self._partitions(ctx)
         with ZooKeeper.from_config(self.resources.config.cluster) as zk:
-            pending = self._not_preferred(zk, keys)
+            pending = not_preferred(zk, keys)
         if pending:
-            shown = ", ".join(f"{t}-{p} (leader {now}, preferred {first})" for (t, p), (now, first) in sorted(pending.items())[:_SHOWN])
-            return Verdict.pending(f"{len(pending)} of {len(keys)} moved partition(s) are not led by their preferred replica: {shown}", 5.0)
+            return Verdict.pending(describe_not_preferred(pending, len(keys)), 5.0)
         return Verdict.ok(f"all {len(keys)} moved partition(s) are led by their preferred (first) replica")
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
@@ -594,28 +530,6 @@ class RepointFacadeToNewBrokers(RepointFacade):
                 actions.append(Action("repoint", name, {"to": f"the host broker {new} registers with"}))
         actions.append(Action("repoint", dns.bootstrap_fqdn, {"to": f"the hosts of brokers {_ids(mapping.values())}"}))
         return actions
-
-
-class NoFacade(Step):
-    """repoint-facade when migration.yaml has no dns: section: there is no facade name to move."""
-
-    name = "repoint-facade"
-    reason = (
-        "migration.yaml has no dns: section, so there is no facade name to move; clients that name the old "
-        "brokers directly must be pointed at the new ones before retire-old-brokers"
-    )
-
-    def plan(self, ctx: StepContext) -> list[Action]:
-        return [Action("none", "DNS facade", {"reason": self.reason})]
-
-    def apply(self, ctx: StepContext) -> None:
-        """Nothing to change."""
-
-    def verify(self, ctx: StepContext) -> Verdict:
-        return Verdict.ok(self.reason)
-
-    def rollback(self, ctx: StepContext, before: JSON) -> None:
-        """Nothing was changed."""
 
 
 class RetireOldBrokers(Step):
@@ -667,7 +581,7 @@ def build(
             ProvisionNewBrokers(resources),
             MoveReplicasToNewBrokers(resources),
             ElectLeaders(resources),
-            RepointFacadeToNewBrokers(dns, resources) if dns is not None else NoFacade(),
+            RepointFacadeToNewBrokers(dns, resources) if dns is not None else NoFacade("retire-old-brokers"),
             RetireOldBrokers(resources),
         ],
         preconditions=[resources.shift_ready],
@@ -680,10 +594,6 @@ def build(
 
 def _ids(ids: Iterable[int]) -> str:
     return ", ".join(str(i) for i in sorted(ids)) or "none"
-
-
-def _names(names: list[str]) -> str:
-    return ", ".join(names[:_SHOWN]) + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
 
 
 def _size(n: int) -> str:

@@ -36,6 +36,7 @@ from functools import cached_property
 
 from migrator.clients.kafka import KafkaAdmin
 from migrator.clients.zk import ZooKeeper
+from migrator.cluster.holdings import holdings
 from migrator.cluster.overrides_verifier import ExpectedConfig, verify_overrides
 from migrator.cluster.replication_probe import (
     PartitionReplication,
@@ -54,7 +55,6 @@ from migrator.platforms.registration import Registrations
 from migrator.platforms.strimzi_config import TargetConfig
 from migrator.platforms.strimzi_manifests import render_overrides
 from migrator.platforms.target import TargetPlatform, require_target, target_platform, verdict_of
-from phases.broker_id_shift import holdings
 
 PHASE = "mixed-cluster-join"
 #: ctx.state keys (the phase's checkpointed memory).

@@ -129,6 +129,7 @@ class _Session:
         self._journal: list[JournalEntry] = []
         ctx.save_state = self.commit
         ctx.pause_requested = self._pause_requested
+        ctx.journal = self.note
 
     def _pause_requested(self) -> str | None:
         request = self.store.pause_request()
@@ -147,6 +148,11 @@ class _Session:
         before = record.status
         record.move_to(status, self.phase)
         self._queue("step", record.name, before.value, status.value, detail)
+
+    def note(self, event: str, step: str | None = None, **detail: Any) -> None:
+        """A journal line from a step (no status change), written with the state as it is now."""
+        self._queue(event, step, self.record.status.value, self.record.status.value, detail)
+        self.commit()
 
     def commit(self) -> None:
         self.record.state = _json_copy(self.ctx.state, f"the state of phase {self.phase}")

@@ -1,0 +1,82 @@
+"""One way to get a mover, whichever kind the config names, so a phase never knows which one moves.
+
+    with open_mover("native", config, events=ctx.events, persist=ctx.save_state) as mover:
+        mover.run(plan, memory)        # blocks until every batch is done; raises when it pauses
+        mover.verify(plan, memory)     # Verdict from the real cluster
+        mover.reverse(memory)          # everything back where it was before the run
+        mover.cancel(memory, reason)   # stop the moves in flight, remove our throttles
+
+`memory` is the JSON dict the phase keeps in its checkpointed state for the mover. A new kind (Cruise
+Control, Strimzi's KafkaRebalance) joins `MoverKind` and the table in `open_mover`; the phase does not
+change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Literal, Protocol
+
+from migrator.config import MigrationConfig
+from migrator.engine.events import EventBus
+from migrator.engine.step import JSON, Verdict
+from migrator.errors import BadInput
+from migrator.movers.plan import MovePlan
+from migrator.movers.settings import MovementConfig
+
+MoverKind = Literal["native"]
+MOVER_KINDS: tuple[str, ...] = ("native",)
+
+
+class Mover(Protocol):
+    """What a phase asks of a mover: the native executor's interface."""
+
+    def run(self, plan: MovePlan, state: JSON) -> object: ...
+
+    def verify(self, plan: MovePlan, state: JSON) -> Verdict: ...
+
+    def reverse(self, state: JSON) -> object: ...
+
+    def cancel(self, state: JSON, reason: str = ...) -> object: ...
+
+
+@contextmanager
+def open_mover(
+    kind: str,
+    config: MigrationConfig,
+    *,
+    events: EventBus,
+    persist: Callable[[], None],
+    pause_requested: Callable[[], str | None] = lambda: None,
+    settings: MovementConfig | None = None,
+    phase: str | None = None,
+    step: str | None = None,
+    health_check: Callable[[], str | None] | None = None,
+    progress_detail: Callable[[], JSON] | None = None,
+) -> Iterator[Mover]:
+    """The mover of `kind` with its connections open; closed on exit. BadInput for an unknown kind.
+
+    `health_check` is polled during movement (a reason to pause, or None); `progress_detail` is added
+    to every progress event."""
+    opened: AbstractContextManager[Mover]
+    if kind == "native":
+        from migrator.movers.native import NativeMover  # the Kafka clients, only when this kind moves
+
+        opened = NativeMover.open(
+            config,
+            events=events,
+            persist=persist,
+            pause_requested=pause_requested,
+            settings=settings,
+            phase=phase,
+            step=step,
+            health_check=health_check,
+            progress_detail=progress_detail,
+        )
+    else:
+        raise BadInput(
+            f"There is no mover called {kind!r}; the movers are {', '.join(MOVER_KINDS)}. Correct `mover:` in "
+            "migration.yaml and run again; nothing was changed."
+        )
+    with opened as mover:
+        yield mover

@@ -1,0 +1,51 @@
+"""The `cruise_control_rebalance:` section of migration.yaml (phase 4).
+
+    cruise_control_rebalance:
+      mover: native                     # which mover moves the data (migrator/movers/factory.py)
+      movement:                         # optional; default: the top-level movement: section
+        throttle_bytes_per_second: 50000000
+        max_moves_per_broker: 5         # concurrency per broker = the size of a batch
+        max_bytes_per_batch: 20000000000
+      health_gate:
+        auto_resume: true               # a pause on the gate resumes by itself once healthy
+        healthy_for_seconds: 60
+        max_pause_seconds: 3600
+        check_interval_seconds: 5
+
+Kept apart from the steps, which import the Kafka clients: migrator.config imports this section at its
+bottom, and the clients import migrator.config.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from migrator.config import MigrationConfig, _Model
+from migrator.movers.factory import MoverKind
+from migrator.movers.settings import MovementConfig
+
+
+class HealthGateConfig(_Model):
+    auto_resume: bool = Field(
+        default=True,
+        description="Resume by itself once healthy for healthy_for_seconds; off: the run stops paused (exit 3).",
+    )
+    healthy_for_seconds: float = Field(default=60.0, ge=0, description="How long the cluster must stay healthy.")
+    max_pause_seconds: float = Field(default=3600.0, gt=0, description="How long one pause may wait for health.")
+    check_interval_seconds: float = Field(default=5.0, gt=0)
+
+
+class RebalanceConfig(_Model):
+    mover: MoverKind = "native"
+    movement: MovementConfig | None = Field(
+        default=None, description="Throttle and batch limits of this phase; default: the top-level movement: section."
+    )
+    health_gate: HealthGateConfig = HealthGateConfig()
+
+
+def rebalance_settings(config: MigrationConfig) -> RebalanceConfig:
+    return config.cruise_control_rebalance or RebalanceConfig()
+
+
+def movement_settings(config: MigrationConfig) -> MovementConfig:
+    return rebalance_settings(config).movement or config.movement or MovementConfig()
