@@ -424,6 +424,8 @@ class Machine:
                     "the point of no return. Nothing was changed. Go forward instead: fix the cause and "
                     "`migrator resume`; the runbook of this phase lists what to do if that is impossible."
                 )
+            # The pause that stopped the run (e.g. `migrator pause` before a rollback) must not stop the rollback.
+            self.store.clear_pause()
             if record.status is not PhaseStatus.ROLLING_BACK:
                 session.phase_to(PhaseStatus.ROLLING_BACK)
             record.error = record.pause_reason = None
