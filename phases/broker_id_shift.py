@@ -563,10 +563,7 @@ class RetireOldBrokers(Step):
         return _verdict(self.resources.platform.check_retired(self.resources.shift(ctx).old_ids))
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
-        brokers = [NewBroker.from_dict(b) for b in before.get("brokers", [])]
-        if brokers:
-            self.resources.platform.provision(brokers)
-            self.resources.platform.wait_registered(brokers)
+        self.resources.platform.bring_back([NewBroker.from_dict(b) for b in before.get("brokers", [])])
 
 
 def build(

@@ -13,16 +13,14 @@ change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from migrator.config import MigrationConfig
-from migrator.engine.events import EventBus
 from migrator.engine.step import JSON, Verdict
 from migrator.errors import BadInput
 from migrator.movers.plan import MovePlan
-from migrator.movers.settings import MovementConfig
 
 MoverKind = Literal["native"]
 MOVER_KINDS: tuple[str, ...] = ("native",)
@@ -41,38 +39,17 @@ class Mover(Protocol):
 
 
 @contextmanager
-def open_mover(
-    kind: str,
-    config: MigrationConfig,
-    *,
-    events: EventBus,
-    persist: Callable[[], None],
-    pause_requested: Callable[[], str | None] = lambda: None,
-    settings: MovementConfig | None = None,
-    phase: str | None = None,
-    step: str | None = None,
-    health_check: Callable[[], str | None] | None = None,
-    progress_detail: Callable[[], JSON] | None = None,
-) -> Iterator[Mover]:
+def open_mover(kind: str, config: MigrationConfig, **options: Any) -> Iterator[Mover]:
     """The mover of `kind` with its connections open; closed on exit. BadInput for an unknown kind.
 
-    `health_check` is polled during movement (a reason to pause, or None); `progress_detail` is added
-    to every progress event."""
+    `options` are the keyword arguments of NativeMover.open: events and persist (required),
+    pause_requested, settings, phase, step, and the phase's hooks: `health_check`, polled during
+    movement (a reason to pause, or None), and `progress_detail`, added to every progress event."""
     opened: AbstractContextManager[Mover]
     if kind == "native":
         from migrator.movers.native import NativeMover  # the Kafka clients, only when this kind moves
 
-        opened = NativeMover.open(
-            config,
-            events=events,
-            persist=persist,
-            pause_requested=pause_requested,
-            settings=settings,
-            phase=phase,
-            step=step,
-            health_check=health_check,
-            progress_detail=progress_detail,
-        )
+        opened = NativeMover.open(config, **options)
     else:
         raise BadInput(
             f"There is no mover called {kind!r}; the movers are {', '.join(MOVER_KINDS)}. Correct `mover:` in "

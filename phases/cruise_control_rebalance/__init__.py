@@ -448,10 +448,7 @@ class StopVmHosts(Step):
         return Verdict.ok(f"no VM broker is registered ({_ids(ids)} stopped): the KRaft cutover may start")
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
-        brokers = [NewBroker.from_dict(b) for b in before.get("brokers", [])]
-        if brokers:
-            self.resources.platform.provision(brokers)
-            self.resources.platform.wait_registered(brokers)
+        self.resources.platform.bring_back([NewBroker.from_dict(b) for b in before.get("brokers", [])])
 
 
 def build(

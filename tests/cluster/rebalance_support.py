@@ -25,6 +25,7 @@ from migrator.engine.step import StepContext
 from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.dns_server import DnsServer
 from phases import build_phase
+from tests.cluster.test_join_local import local_target_section
 
 PHASE = "cruise-control-rebalance"
 VM = (0, 1, 2)
@@ -36,15 +37,7 @@ def write_config(cluster: SandboxCluster, dns: DnsServer, directory: Path, share
     data = yaml.safe_load(path.read_text())
     data["source_platform"] = {"kind": "local", "local": {"sandbox_dir": str(cluster.workdir)}, "register_timeout_seconds": 120}
     data["dns"] = dns.config_section([dns] * len(dns.nameservers), ttl_seconds=1) | {"client_scan": {"confirmed": True}}
-    data["target"] = {
-        "kind": "local",
-        "cluster_name": "events",
-        "replicas": len(K8S),
-        "node_ids": "[1000-1999]",
-        "listeners": [{"name": "plain", "port": 9092}],
-        "shared_listener": {"name": "shared", "port": shared_port},
-        "rack_topology_key": "topology.kubernetes.io/zone",
-    }
+    data["target"] = local_target_section(len(K8S), shared_port)
     data["cruise_control_rebalance"] = {
         "mover": "native",
         # Small data, a slow throttle: each batch lasts long enough to be interrupted.
