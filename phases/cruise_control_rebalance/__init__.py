@@ -134,6 +134,14 @@ class RebalanceResources:
             str(b): {"host": advertised_host(r), "rack": r.rack} for b, r in sorted(snapshot.registered.items())
         }
 
+    def drain_plan(self, ctx: StepContext, inventory: Inventory | None = None) -> MovePlan:
+        """The plan move-replicas recorded; before that, the one the cluster calls for (`inventory`, or
+        the dry runs' read)."""
+        if MoveReplicas.plan_key in ctx.state and inventory is None:
+            return MovePlan.from_dict(ctx.state[MoveReplicas.plan_key])
+        view = planner_view(inventory or self.inventory)
+        return drain_plan(view, self.environments(ctx), self.movement.limits())
+
     def gate(self, ctx: StepContext) -> HealthGate:
         envs = self.environments(ctx)
         watched = [*envs.vm, *envs.kubernetes]
@@ -241,13 +249,8 @@ class MoveReplicasToKubernetes(MoveReplicas):
 
         return detail
 
-    def _drain_plan(self, inventory: Inventory, ctx: StepContext) -> MovePlan:
-        return drain_plan(planner_view(inventory), self.resources.environments(ctx), self.settings(ctx).limits())
-
     def move_plan(self, ctx: StepContext) -> MovePlan:
-        if self.plan_key in ctx.state:
-            return super().move_plan(ctx)
-        return self._drain_plan(self.resources.inventory, ctx)
+        return self.resources.drain_plan(ctx)
 
     def plan(self, ctx: StepContext) -> list[Action]:
         plan = self.move_plan(ctx)
@@ -261,7 +264,7 @@ class MoveReplicasToKubernetes(MoveReplicas):
 
     def snapshot(self, ctx: StepContext) -> JSON:
         if self.plan_key not in ctx.state:
-            ctx.state[self.plan_key] = self._drain_plan(read_inventory(self.resources.config), ctx).to_dict()
+            ctx.state[self.plan_key] = self.resources.drain_plan(ctx, read_inventory(self.resources.config)).to_dict()
         return super().snapshot(ctx)
 
     def apply(self, ctx: StepContext) -> None:
@@ -302,9 +305,7 @@ class MoveLeadership(Step):
         self.resources = resources
 
     def _partitions(self, ctx: StepContext) -> list[tuple[str, int]]:
-        recorded = ctx.state.get(MoveReplicas.plan_key)
-        plan = MovePlan.from_dict(recorded) if recorded is not None else MoveReplicasToKubernetes(self.resources).move_plan(ctx)
-        return [(m.topic, m.partition) for m in plan.moves]
+        return [(m.topic, m.partition) for m in self.resources.drain_plan(ctx).moves]
 
     def plan(self, ctx: StepContext) -> list[Action]:
         envs = self.resources.environments(ctx)

@@ -3,7 +3,7 @@ brokers 0, 1, 2 drain into the local target's brokers 1000, 1001, 1002. One rig 
 its tests run in file order, each starting where the one before left it: the plan; a move paused half
 way and rolled back; a run killed -9 mid-batch and resumed, with a destination broker killed so the
 health gate pauses and resumes by itself; a stray replica on a VM broker refused at retire-vm-brokers;
-then the phase to the end, and the workload's verdict."""
+then the phase to the end; then the whole phase rolled back, and the workload's verdict."""
 
 from __future__ import annotations
 
@@ -245,10 +245,6 @@ def test_a_stray_replica_on_a_vm_broker_stops_retirement_then_the_phase_finishes
 
     record = world.run(EventBus())
     assert record.status.value == "done", record.error
-    world.workload.stop()
-    report = world.workload.report
-    assert report is not None and report.zero_loss and report.lost == 0 and report.duplicated == 0, report.progress_line()
-    assert report.acknowledged > 0 and report.failed == 0
     with Znodes(world.cluster) as zk:
         assert set(zk.brokers()) == set(K8S)  # no VM broker registered: the cutover's entry condition
         assert zk.controller() in K8S
@@ -262,3 +258,25 @@ def test_a_stray_replica_on_a_vm_broker_stops_retirement_then_the_phase_finishes
         assert facade(world.dns, port, dns.broker_name(K8S[i])) == [hosts[K8S[i]]]
     bootstrap = ",".join(facade(world.dns, port, dns.bootstrap_fqdn))
     assert sorted(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=20).brokers) == sorted(K8S)
+
+
+def test_rolling_the_whole_phase_back_restarts_the_vm_brokers_moves_everything_back_and_repoints_the_facade(
+    world: World,
+) -> None:
+    record = machine(world.config).rollback(build_phase(PHASE, world.config), context(world.config))
+    assert record.status.value == "rolled_back", record.error
+    with Znodes(world.cluster) as zk:
+        assert set(zk.brokers()) == {*VM, *K8S}
+        assert {k: v for k, v in zk.assignment().items() if k in world.original} == world.original
+        assert zk.throttles() == {}
+    port, dns = world.cluster.broker_port, world.config.dns
+    loaded = SandboxCluster.load(world.cluster.workdir)
+    assert facade(world.dns, port, dns.bootstrap_fqdn) == sorted(loaded.brokers[b].address for b in VM)
+    assert facade(world.dns, port, dns.broker_name(0)) == [loaded.brokers[0].address]
+    assert facade(world.dns, port, dns.broker_name(1000)) == []  # created by the phase, so removed again
+
+    # The workload ran through every test of the module: the move, the pauses, the kills, the retirement
+    # and this rollback.
+    report = world.workload.stop()
+    assert report.zero_loss and report.lost == 0 and report.duplicated == 0, report.progress_line()
+    assert report.acknowledged > 0 and report.failed == 0
