@@ -76,6 +76,11 @@ class MovePaused(SafetyGateError):
     """The operator asked the move to pause; it stopped cleanly and resumes from the checkpoint."""
 
 
+class MoveStalled(SafetyGateError):
+    """No byte copied and no partition completed for stall_timeout_seconds: waiting for the cluster to
+    look healthy would not help, a human must find the cause."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One read of some partitions: their replicas and ISR, the reassignments in flight, live brokers."""
@@ -385,7 +390,7 @@ class Executor:
                     f"no byte was copied and no partition completed for {self.settings.stall_timeout_seconds:g} s "
                     "(check for a foreign throttle far below ours, a full disk, or fetcher errors in the logs of "
                     f"brokers {sorted(brokers)})",
-                    SafetyGateError,
+                    MoveStalled,
                 )
             try:
                 snapshot = self._observe(keys)

@@ -41,7 +41,7 @@ from migrator.config import MigrationConfig
 from migrator.engine.phase import Phase
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import PermanentError, SafetyGateError
-from migrator.movers.executor import MovePaused
+from migrator.movers.executor import MovePaused, MoveStalled
 from migrator.movers.native import MoveReplicas, planner_view
 from migrator.movers.plan import MovePlan
 from migrator.movers.settings import MovementConfig
@@ -275,7 +275,7 @@ class MoveReplicasToKubernetes(MoveReplicas):
             try:
                 super().apply(ctx)
                 return
-            except MovePaused:
+            except (MovePaused, MoveStalled):
                 raise
             except SafetyGateError as exc:
                 if not gate_settings.auto_resume:

@@ -4,6 +4,7 @@ throttle, where the facade names lead, the health gate's wait, and the runbook n
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,14 @@ from migrator.cluster.environments import Environments, kubernetes_ids, split_br
 from migrator.cluster.health_gate import HealthGate
 from migrator.config import MigrationConfig
 from migrator.dns.config import DnsConfig
+from migrator.engine.events import EventBus
+from migrator.engine.step import StepContext
 from migrator.errors import SafetyGateError
+from migrator.movers.executor import MovePaused, MoveStalled
+from migrator.movers.native import NativeMover
 from migrator.movers.plan import BatchLimits, PlannerBroker, PlannerCluster, PlannerPartition
 from phases import PHASES
-from phases.cruise_control_rebalance import build
+from phases.cruise_control_rebalance import MoveReplicasToKubernetes, RebalanceResources, build
 from phases.cruise_control_rebalance.plan import batch_estimates, drain_plan, facade_targets, plan_estimate
 from tests.fake_clock import FakeClock
 
@@ -122,3 +127,52 @@ def test_the_phase_sits_between_the_join_and_the_handback_and_its_runbook_names_
 def test_an_unknown_mover_is_refused_by_the_config() -> None:
     with pytest.raises(Exception, match="mover"):
         config(cruise_control_rebalance={"mover": "kafka-kit"})
+
+
+class FlakyMover:
+    """A mover whose runs end as scripted: an exception to raise, or None for done."""
+
+    def __init__(self, outcomes: list[BaseException | None]) -> None:
+        self.outcomes = outcomes
+        self.runs = 0
+
+    def run(self, plan: object, memory: dict) -> None:
+        self.runs += 1
+        if (outcome := self.outcomes.pop(0)) is not None:
+            memory.setdefault("forward", {})["reason"] = str(outcome)
+            raise outcome
+
+
+def rebalance_step(
+    monkeypatch: pytest.MonkeyPatch, mover: FlakyMover, gate: HealthGate
+) -> tuple[MoveReplicasToKubernetes, dict]:
+    @contextmanager
+    def open_stub(config: MigrationConfig, **options: object):
+        yield mover
+
+    monkeypatch.setattr(NativeMover, "open", open_stub)
+    resources = RebalanceResources(config(), joined=lambda: [1000, 1001, 1002])
+    monkeypatch.setattr(resources, "gate", lambda ctx: gate)
+    plan = drain_plan(cluster(), ENVS, BatchLimits())
+    return MoveReplicasToKubernetes(resources), {"move_plan": plan.to_dict(), "environments": ENVS.to_json()}
+
+
+def test_a_pause_on_the_gate_waits_for_health_then_the_move_carries_on_and_both_are_journalled(monkeypatch) -> None:
+    clock = FakeClock()
+    mover = FlakyMover([SafetyGateError("broker(s) [1001] of the batch in flight went down"), None])
+    step, state = rebalance_step(monkeypatch, mover, ScriptedGate(["broker(s) 1001 offline", None], clock))
+    journal: list[tuple] = []
+    ctx = StepContext(config(), None, state, EventBus(), journal=lambda event, step=None, **d: journal.append((event, step, d)))
+    step.apply(ctx)
+    assert mover.runs == 2
+    assert [(e, s) for e, s, _ in journal] == [("health_gate.paused", "move-replicas"), ("health_gate.resumed", "move-replicas")]
+    assert "1001" in journal[0][2]["reason"] and journal[1][2]["reason"].startswith("healthy for 60 s after")
+
+
+def test_a_stall_or_an_operators_pause_is_not_waited_out(monkeypatch) -> None:
+    for stop in (MoveStalled("no byte was copied"), MovePaused("pause requested")):
+        mover = FlakyMover([stop])
+        step, state = rebalance_step(monkeypatch, mover, ScriptedGate([None], FakeClock()))
+        with pytest.raises(type(stop)):
+            step.apply(StepContext(config(), None, state, EventBus()))
+        assert mover.runs == 1
