@@ -3,9 +3,9 @@ under load and reversibly, then the VM brokers go.
 
     mover-ready        record which brokers are VM and which Kubernetes (the join's node IDs, the live
                        registrations) and check the mover (`cruise_control_rebalance.mover`) can move
-    move-replicas      drain the VM brokers into the Kubernetes brokers: batches of at most
-                       max_moves_per_broker moves per broker (and max_bytes_per_batch), throttled, each
-                       batch a checkpointed unit; a health gate (broker offline, under-replicated beyond
+    move-replicas      drain the VM brokers into the Kubernetes brokers, `brokers_per_batch` VM brokers at
+                       a time (default all), each group in batches of at most max_moves_per_broker moves
+                       per broker (and max_bytes_per_batch), throttled, each batch a checkpointed unit; a health gate (broker offline, under-replicated beyond
                        tolerance, under min ISR, offline partitions, no controller, the canary) pauses
                        the move and resumes it once healthy for health_gate.healthy_for_seconds
     move-leadership    preferred leader election: every partition led by its first (Kubernetes) replica
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 
 from migrator.clients.kafka import KafkaAdmin
@@ -54,7 +55,14 @@ from migrator.platforms.target import require_target, verdict_of
 # one phase-to-phase import.
 from phases.dns_facade import DnsFacadeResources, NoFacade, RepointFacade
 from phases.cruise_control_rebalance.config import RebalanceConfig, movement_settings, rebalance_settings
-from phases.cruise_control_rebalance.plan import batch_estimates, drain_plan, facade_targets, plan_estimate
+from phases.cruise_control_rebalance.plan import (
+    batch_estimates,
+    broker_groups,
+    drain_plans,
+    facade_targets,
+    final_group,
+    plan_estimate,
+)
 
 __all__ = ["RebalanceConfig", "build"]
 
@@ -64,6 +72,9 @@ JOIN_NODE_IDS = "node_ids"  # where the join records the IDs the node pool was g
 #: ctx.state keys (the phase's checkpointed memory).
 ENVIRONMENTS = "environments"  # {"vm": [...], "kubernetes": [...]}, recorded by mover-ready
 BROKERS = "brokers"  # broker id -> {"host", "rack"}, recorded by mover-ready
+PLANS = "move_plans"  # one MovePlan per group of VM brokers, recorded before the first moves
+MOVERS = "movers"  # group index -> the mover's memory of that group's plan
+GROUP = "group"  # index of the group moving now
 CONTROLLER_ELECTIONS = 10
 ELECTION_ATTEMPTS = 3
 
@@ -134,13 +145,13 @@ class RebalanceResources:
             str(b): {"host": advertised_host(r), "rack": r.rack} for b, r in sorted(snapshot.registered.items())
         }
 
-    def drain_plan(self, ctx: StepContext, inventory: Inventory | None = None) -> MovePlan:
-        """The plan move-replicas recorded; before that, the one the cluster calls for (`inventory`, or
-        the dry runs' read)."""
-        if MoveReplicas.plan_key in ctx.state and inventory is None:
-            return MovePlan.from_dict(ctx.state[MoveReplicas.plan_key])
+    def drain_plans(self, ctx: StepContext, inventory: Inventory | None = None) -> list[MovePlan]:
+        """The plans (one per group of VM brokers) move-replicas recorded; before that, the ones the
+        cluster calls for (`inventory`, or the dry runs' read)."""
+        if PLANS in ctx.state and inventory is None:
+            return [MovePlan.from_dict(p) for p in ctx.state[PLANS]]
         view = planner_view(inventory or self.inventory)
-        return drain_plan(view, self.environments(ctx), self.movement.limits())
+        return drain_plans(view, self.environments(ctx), self.movement.limits(), self.settings.brokers_per_batch)
 
     def gate(self, ctx: StepContext) -> HealthGate:
         envs = self.environments(ctx)
@@ -219,8 +230,10 @@ class MoverReady(Step):
 
 
 class MoveReplicasToKubernetes(MoveReplicas):
-    """The mover's step with this phase's drain plan (recorded before the first batch), its settings, its
-    health gate (which pauses the move and resumes it by itself) and per-environment progress."""
+    """The mover's step, run once per group of VM brokers (`brokers_per_batch`): each group's plan is
+    recorded before the first moves and runs to the end before the next starts, with this phase's
+    settings, its health gate (which pauses the move and resumes it by itself) and per-environment
+    progress. Rollback reverses the groups newest first, which puts every replica back where it was."""
 
     #: A move may wait out pauses on the gate; verify then only confirms the outcome.
     verify_timeout = 600.0
@@ -239,48 +252,61 @@ class MoveReplicasToKubernetes(MoveReplicas):
 
     def progress_detail(self, ctx: StepContext) -> Callable[[], JSON]:
         envs = self.resources.environments(ctx)
+        group = {"group": ctx.state.get(GROUP, 0) + 1, "groups": len(ctx.state.get(PLANS) or [None])}
 
         def detail() -> JSON:
             try:
                 with self.resources.zookeeper() as zk:
-                    return {"environments": placement(zk, envs)}
+                    return {**group, "environments": placement(zk, envs)}
             except Exception as exc:  # noqa: BLE001 - progress must never stop a move
-                return {"environments": None, "environments_error": f"{type(exc).__name__}: {exc}"}
+                return {**group, "environments": None, "environments_error": f"{type(exc).__name__}: {exc}"}
 
         return detail
 
-    def move_plan(self, ctx: StepContext) -> MovePlan:
-        return self.resources.drain_plan(ctx)
+    def group_memory(self, ctx: StepContext, group: int) -> JSON:
+        return ctx.state.setdefault(MOVERS, {}).setdefault(str(group), {})
 
     def plan(self, ctx: StepContext) -> list[Action]:
-        plan = self.move_plan(ctx)
+        plans = self.resources.drain_plans(ctx)
         throttle = self.settings(ctx).throttle_bytes_per_second
-        actions = [
-            Action("reassign", f"batch {i}/{plan.summary.batches}", row)
-            for i, row in enumerate(batch_estimates(plan, throttle), start=1)
-        ]
-        actions.append(Action("estimate", "all batches", plan_estimate(plan, throttle)))
+        groups = broker_groups(self.resources.environments(ctx).vm, self.resources.settings.brokers_per_batch)
+        actions = []
+        for g, (plan, brokers) in enumerate(zip(plans, groups), start=1):
+            for i, row in enumerate(batch_estimates(plan, throttle), start=1):
+                where = f"group {g}/{len(plans)} (VM brokers {_ids(brokers)}), batch {i}/{plan.summary.batches}"
+                actions.append(Action("reassign", where, row))
+        actions.append(Action("estimate", "all groups and batches", plan_estimate(plans, throttle)))
         return actions
 
     def snapshot(self, ctx: StepContext) -> JSON:
-        if self.plan_key not in ctx.state:
-            ctx.state[self.plan_key] = self.resources.drain_plan(ctx, read_inventory(self.resources.config)).to_dict()
-        return super().snapshot(ctx)
+        if PLANS not in ctx.state:
+            plans = self.resources.drain_plans(ctx, read_inventory(self.resources.config))
+            ctx.state[PLANS] = [p.to_dict() for p in plans]
+        return {"plans": [p["summary"] for p in ctx.state[PLANS]]}
 
     def apply(self, ctx: StepContext) -> None:
+        for group, plan in enumerate(self.resources.drain_plans(ctx)):
+            if group < ctx.state.get(GROUP, 0):
+                continue  # done before a restart: its outcome is the next group's starting point
+            ctx.state[GROUP] = group
+            ctx.save_state()
+            self._run_gated(ctx, plan, self.group_memory(ctx, group))
+
+    def _run_gated(self, ctx: StepContext, plan: MovePlan, memory: JSON) -> None:
         """Run the mover; a pause on the health gate waits (bounded) until the cluster has been healthy
         for the configured time and carries on, each pause and resume in the journal with its reason."""
         gate_settings = self.resources.settings.health_gate
         while True:
             try:
-                super().apply(ctx)
+                with self.mover(ctx) as mover:
+                    mover.run(plan, memory)
                 return
             except (MovePaused, MoveStalled):
                 raise
             except SafetyGateError as exc:
                 if not gate_settings.auto_resume:
                     raise
-                reason = (self.memory(ctx).get("forward") or {}).get("reason") or str(exc)
+                reason = (memory.get("forward") or {}).get("reason") or str(exc)
                 ctx.journal("health_gate.paused", self.name, reason=reason)
                 ctx.events.emit("rebalance.gate_paused", PHASE, self.name, reason=reason)
                 self.resources.gate(ctx).await_healthy(
@@ -296,6 +322,27 @@ class MoveReplicasToKubernetes(MoveReplicas):
                 ctx.journal("health_gate.resumed", self.name, reason=resumed)
                 ctx.events.emit("rebalance.gate_resumed", PHASE, self.name, reason=resumed)
 
+    def verify(self, ctx: StepContext) -> Verdict:
+        """Every partition at the target of the last group that moves it, no throttle of ours left."""
+        plans = self.resources.drain_plans(ctx)
+        last = final_group(plans)
+        with self.mover(ctx) as mover:
+            for group, plan in enumerate(plans):
+                final = tuple(m for m in plan.moves if last[(m.topic, m.partition)] == group)
+                verdict = mover.verify(replace(plan, moves=final), self.group_memory(ctx, group))
+                if not verdict.done:
+                    return verdict
+        return Verdict.ok(
+            f"{len(plans)} group(s) of VM brokers drained: {len(last)} partition(s) at their targets on the "
+            "Kubernetes brokers, in sync; no throttle of ours left"
+        )
+
+    def rollback(self, ctx: StepContext, before: JSON) -> None:
+        with self.mover(ctx) as mover:
+            for group in sorted((int(g) for g in ctx.state.get(MOVERS, {})), reverse=True):
+                mover.reverse(self.group_memory(ctx, group))
+        ctx.state.pop(GROUP, None)
+
 
 class MoveLeadership(Step):
     name = "move-leadership"
@@ -305,7 +352,7 @@ class MoveLeadership(Step):
         self.resources = resources
 
     def _partitions(self, ctx: StepContext) -> list[tuple[str, int]]:
-        return [(m.topic, m.partition) for m in self.resources.drain_plan(ctx).moves]
+        return sorted({(m.topic, m.partition) for plan in self.resources.drain_plans(ctx) for m in plan.moves})
 
     def plan(self, ctx: StepContext) -> list[Action]:
         envs = self.resources.environments(ctx)

@@ -2,6 +2,7 @@
 
     cruise_control_rebalance:
       mover: native                     # which mover moves the data (migrator/movers/factory.py)
+      brokers_per_batch: 2              # VM brokers drained together; default: all of them at once
       movement:                         # optional; default: the top-level movement: section
         throttle_bytes_per_second: 50000000
         max_moves_per_broker: 5         # concurrency per broker = the size of a batch
@@ -37,6 +38,12 @@ class HealthGateConfig(_Model):
 
 class RebalanceConfig(_Model):
     mover: MoverKind = "native"
+    brokers_per_batch: int | None = Field(
+        default=None,
+        ge=1,
+        description="How many VM brokers are drained together: every replica of one group is on the Kubernetes "
+        "brokers before the next group starts. Default: all VM brokers in one group.",
+    )
     movement: MovementConfig | None = Field(
         default=None, description="Throttle and batch limits of this phase; default: the top-level movement: section."
     )

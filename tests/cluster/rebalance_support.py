@@ -40,6 +40,7 @@ def write_config(cluster: SandboxCluster, dns: DnsServer, directory: Path, share
     data["target"] = local_target_section(len(K8S), shared_port)
     data["cruise_control_rebalance"] = {
         "mover": "native",
+        "brokers_per_batch": 2,  # brokers 0 and 1, then 2: every partition moves in both groups
         # Small data, a slow throttle: each batch lasts long enough to be interrupted.
         "movement": {
             "throttle_bytes_per_second": 1_000_000,

@@ -176,10 +176,14 @@ def test_a_move_paused_half_way_rolls_back_onto_the_vm_brokers(world: World) -> 
     assert world.placement()["vm"]["replicas"] == world.before["vm"]["replicas"]
 
 
-def _checkpoint_mover(config: MigrationConfig) -> dict:
+def _batch_in_flight_after_one_done(config: MigrationConfig) -> bool:
+    """Whether the group moving now has a batch in flight and one done, as the checkpoint says."""
     loaded = LocalFileStore(config.checkpoint.path).load()
     record = loaded.checkpoint.phases.get(PHASE) if loaded else None
-    return (record.state.get("mover") or {}) if record else {}
+    if record is None or "group" not in record.state:
+        return False
+    forward = (record.state.get("movers", {}).get(str(record.state["group"])) or {}).get("forward") or {}
+    return forward.get("batch") is not None and bool(forward.get("done_batches"))
 
 
 def test_killed_mid_batch_resumes_and_the_gate_pauses_for_a_dead_destination_broker(world: World) -> None:
@@ -190,8 +194,7 @@ def test_killed_mid_batch_resumes_and_the_gate_pauses_for_a_dead_destination_bro
     )
     try:
         wait_for(
-            lambda: (_checkpoint_mover(world.config).get("forward") or {}).get("batch") is not None
-            and (_checkpoint_mover(world.config).get("forward") or {}).get("done_batches"),
+            lambda: _batch_in_flight_after_one_done(world.config),
             "a batch in flight after one done",
             timeout=300,
             interval=0.2,

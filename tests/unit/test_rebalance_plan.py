@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,14 @@ from migrator.movers.native import NativeMover
 from migrator.movers.plan import BatchLimits, PlannerBroker, PlannerCluster, PlannerPartition
 from phases import PHASES
 from phases.cruise_control_rebalance import MoveReplicasToKubernetes, RebalanceResources, build
-from phases.cruise_control_rebalance.plan import batch_estimates, drain_plan, facade_targets, plan_estimate
+from phases.cruise_control_rebalance.plan import (
+    batch_estimates,
+    broker_groups,
+    drain_plans,
+    facade_targets,
+    final_group,
+    plan_estimate,
+)
 from tests.fake_clock import FakeClock
 
 MB = 1_000_000
@@ -64,7 +72,7 @@ def test_a_broker_is_kubernetes_when_the_join_recorded_its_id_else_vm() -> None:
 
 
 def test_the_drain_moves_every_vm_replica_and_the_estimate_follows_the_throttle() -> None:
-    plan = drain_plan(cluster(), ENVS, BatchLimits(max_moves_per_broker=2))
+    [plan] = drain_plans(cluster(), ENVS, BatchLimits(max_moves_per_broker=2))
     assert all(set(m.target) <= set(ENVS.kubernetes) for m in plan.moves) and len(plan.moves) == 6
     rows = batch_estimates(plan, 1 * MB)
     assert len(rows) == plan.summary.batches == 3
@@ -72,9 +80,24 @@ def test_the_drain_moves_every_vm_replica_and_the_estimate_follows_the_throttle(
     # leader (a VM broker) sends its 2 MB to three new replicas, 6 MB at 1 MB/s.
     assert [r["estimated_seconds"] for r in rows] == [6.0, 6.0, 6.0]
     assert all(r["bytes_in_per_broker"] == {"1000": 4 * MB, "1001": 4 * MB, "1002": 4 * MB} for r in rows)
-    total = plan_estimate(plan, 2 * MB)
+    total = plan_estimate([plan], 2 * MB)
     assert total["estimated_seconds"] == 9.0 and total["bytes"] == 36 * MB and total["batches"] == 3
     assert total["bytes_out_per_broker"] == {"0": 12 * MB, "1": 12 * MB, "2": 12 * MB}
+
+
+def test_groups_of_vm_brokers_drain_one_after_the_other_and_each_replica_moves_once() -> None:
+    assert broker_groups((2, 0, 1), 2) == [(0, 1), (2,)] and broker_groups((0, 1, 2), None) == [(0, 1, 2)]
+    first, second = drain_plans(cluster(), ENVS, BatchLimits(max_moves_per_broker=2), per_group=2)
+    assert first.sources == (0, 1) and second.sources == (2,)
+    # Every partition has a replica on each VM broker: both groups move it, the second from where the first left it.
+    by_partition = attrgetter("topic", "partition")
+    for a, b in zip(sorted(first.moves, key=by_partition), sorted(second.moves, key=by_partition), strict=True):
+        assert set(a.target) & set(ENVS.vm) == {2} and b.current == a.target
+        assert set(b.target) <= set(ENVS.kubernetes) and len(set(b.target)) == 3
+    assert set(final_group([first, second]).values()) == {1}
+    total = plan_estimate([first, second], MB)
+    assert total["groups"] == 2 and total["partition_moves"] == 12
+    assert total["bytes_out_per_broker"] == {"0": 12 * MB, "1": 12 * MB, "2": 12 * MB}  # each replica once
 
 
 def test_facade_names_lead_to_kubernetes_brokers_and_vm_names_are_kept_alive() -> None:
@@ -153,8 +176,8 @@ def rebalance_step(
     monkeypatch.setattr(NativeMover, "open", open_stub)
     resources = RebalanceResources(config(), joined=lambda: [1000, 1001, 1002])
     monkeypatch.setattr(resources, "gate", lambda ctx: gate)
-    plan = drain_plan(cluster(), ENVS, BatchLimits())
-    return MoveReplicasToKubernetes(resources), {"move_plan": plan.to_dict(), "environments": ENVS.to_json()}
+    [plan] = drain_plans(cluster(), ENVS, BatchLimits())
+    return MoveReplicasToKubernetes(resources), {"move_plans": [plan.to_dict()], "environments": ENVS.to_json()}
 
 
 def test_a_pause_on_the_gate_waits_for_health_then_the_move_carries_on_and_both_are_journalled(monkeypatch) -> None:
