@@ -58,7 +58,7 @@ from migrator.platforms.base import BrokerPlatform
 from migrator.platforms.model import Check, HostState, NewBroker
 from migrator.platforms.registration import advertised_host
 from phases.broker_id_shift_config import BrokerIdShiftConfig, movement_settings, shift_settings
-from phases.dns_facade import DnsFacadeResources, NoFacade, RepointFacade
+from phases.dns_facade import DnsFacadeResources, RepointFacade, repoint_step
 
 __all__ = ["BrokerIdShiftConfig", "build"]
 
@@ -570,15 +570,13 @@ def build(
     config: MigrationConfig, resources: ShiftResources | None = None, dns: DnsFacadeResources | None = None
 ) -> Phase:
     resources = resources or ShiftResources(config)
-    if dns is None and config.dns is not None:
-        dns = DnsFacadeResources(config)
     return Phase(
         name=PHASE,
         steps=[
             ProvisionNewBrokers(resources),
             MoveReplicasToNewBrokers(resources),
             ElectLeaders(resources),
-            RepointFacadeToNewBrokers(dns, resources) if dns is not None else NoFacade("retire-old-brokers"),
+            repoint_step(config, dns, lambda d: RepointFacadeToNewBrokers(d, resources), RetireOldBrokers.name),
             RetireOldBrokers(resources),
         ],
         preconditions=[resources.shift_ready],

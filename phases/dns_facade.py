@@ -351,6 +351,18 @@ class NoFacade(Step):
         """Nothing was changed."""
 
 
+def repoint_step(
+    config: MigrationConfig,
+    dns: DnsFacadeResources | None,
+    make: Callable[[DnsFacadeResources], Step],
+    before_step: str,
+) -> Step:
+    """A later phase's repoint-facade: `make(dns)` when migration.yaml has a dns: section, else NoFacade."""
+    if dns is None and config.dns is not None:
+        dns = DnsFacadeResources(config)
+    return make(dns) if dns is not None else NoFacade(before_step)
+
+
 def build(config: MigrationConfig, resources: DnsFacadeResources | None = None) -> Phase:
     resources = resources or DnsFacadeResources(config)
     return Phase(

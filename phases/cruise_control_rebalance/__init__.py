@@ -51,9 +51,9 @@ from migrator.platforms.model import NewBroker
 from migrator.platforms.registration import Registrations, advertised_host
 from migrator.platforms.target import require_target, verdict_of
 
-# RepointFacade and NoFacade move to migrator/dns/steps.py in the restructure (issue 10); until then the
+# RepointFacade and repoint_step move to migrator/dns/steps.py in the restructure (issue 10); until then the
 # one phase-to-phase import.
-from phases.dns_facade import DnsFacadeResources, NoFacade, RepointFacade
+from phases.dns_facade import DnsFacadeResources, RepointFacade, repoint_step
 from phases.cruise_control_rebalance.config import RebalanceConfig, movement_settings, rebalance_settings
 from phases.cruise_control_rebalance.plan import (
     batch_estimates,
@@ -503,15 +503,13 @@ def build(
     config: MigrationConfig, resources: RebalanceResources | None = None, dns: DnsFacadeResources | None = None
 ) -> Phase:
     resources = resources or RebalanceResources(config)
-    if dns is None and config.dns is not None:
-        dns = DnsFacadeResources(config)
     return Phase(
         name=PHASE,
         steps=[
             MoverReady(resources),
             MoveReplicasToKubernetes(resources),
             MoveLeadership(resources),
-            RepointFacadeToKubernetes(dns, resources) if dns is not None else NoFacade(RetireVmBrokers.name),
+            repoint_step(config, dns, lambda d: RepointFacadeToKubernetes(d, resources), RetireVmBrokers.name),
             RetireVmBrokers(resources),
             StopVmHosts(resources),
         ],
