@@ -105,7 +105,7 @@ class MigrationConfig(_Model):
     movement: migrator.movers.settings.MovementConfig | None = None
     target: migrator.platforms.strimzi_config.TargetConfig | None = None
     broker_id_shift: phases.broker_id_shift_config.BrokerIdShiftConfig | None = None
-    cruise_control_rebalance: phases.cruise_control_rebalance.config.RebalanceConfig | None = None
+    cruise_control_rebalance: phases.cruise_control_rebalance_config.RebalanceConfig | None = None
 
     @field_validator("migration_id")
     @classmethod
@@ -162,4 +162,4 @@ import migrator.platforms.config  # noqa: E402
 import migrator.movers.settings  # noqa: E402
 import migrator.platforms.strimzi_config  # noqa: E402
 import phases.broker_id_shift_config  # noqa: E402
-import phases.cruise_control_rebalance.config  # noqa: E402
+import phases.cruise_control_rebalance_config  # noqa: E402

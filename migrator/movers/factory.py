@@ -7,23 +7,23 @@
         mover.cancel(memory, reason)   # stop the moves in flight, remove our throttles
 
 `memory` is the JSON dict the phase keeps in its checkpointed state for the mover. A new kind (Cruise
-Control, Strimzi's KafkaRebalance) joins `MoverKind` and the table in `open_mover`; the phase does not
-change.
+Control, Strimzi's KafkaRebalance) joins `MoverKind` (movers/settings.py, what `mover:` in
+migration.yaml accepts) and the table in `open_mover`; the phase does not change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol, get_args
 
 from migrator.config import MigrationConfig
 from migrator.engine.step import JSON, Verdict
 from migrator.errors import BadInput
 from migrator.movers.plan import MovePlan
+from migrator.movers.settings import MoverKind
 
-MoverKind = Literal["native"]
-MOVER_KINDS: tuple[str, ...] = ("native",)
+MOVER_KINDS: tuple[str, ...] = get_args(MoverKind)
 
 
 class Mover(Protocol):

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from migrator.movers.plan import BatchLimits
 
+#: The movers a phase can be configured with (migrator/movers/factory.py opens them).
+MoverKind = Literal["native"]
+
 
 class MovementConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -54,7 +54,7 @@ from migrator.platforms.target import require_target, verdict_of
 # RepointFacade and repoint_step move to migrator/dns/steps.py in the restructure (issue 10); until then the
 # one phase-to-phase import.
 from phases.dns_facade import DnsFacadeResources, RepointFacade, repoint_step
-from phases.cruise_control_rebalance.config import RebalanceConfig, movement_settings, rebalance_settings
+from phases.cruise_control_rebalance_config import RebalanceConfig, movement_settings, rebalance_settings
 from phases.cruise_control_rebalance.plan import (
     batch_estimates,
     broker_groups,

@@ -4,6 +4,8 @@ throttle, where the facade names lead, the health gate's wait, and the runbook n
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
@@ -199,3 +201,11 @@ def test_a_stall_or_an_operators_pause_is_not_waited_out(monkeypatch) -> None:
         with pytest.raises(type(stop)):
             step.apply(StepContext(config(), None, state, EventBus()))
         assert mover.runs == 1
+
+
+@pytest.mark.parametrize("first", ["migrator.clients.kafka", "migrator.movers.factory", "phases.cruise_control_rebalance"])
+def test_the_config_section_imports_in_any_order(first: str) -> None:
+    """migrator.config imports the phase's section at its bottom: the section must not pull in modules
+    that import migrator.config, whichever of them a process imports first."""
+    result = subprocess.run([sys.executable, "-c", f"import {first}"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

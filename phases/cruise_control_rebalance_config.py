@@ -22,8 +22,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from migrator.config import MigrationConfig, _Model
-from migrator.movers.factory import MoverKind
-from migrator.movers.settings import MovementConfig
+from migrator.movers.settings import MovementConfig, MoverKind
 
 
 class HealthGateConfig(_Model):
