@@ -1,83 +1,31 @@
-"""migration.yaml, validated by pydantic. Secrets are never values here: only names of environment
-variables or files that hold them, so they never reach the checkpoint, logs, plans or metrics."""
+"""migration.yaml, validated by pydantic: `MigrationConfig` assembles the sections, each defined next to
+the code it configures (cluster: clients/connection.py, dns: dns/config.py, source_platform: and
+broker_id_shift: platforms/source/config.py, target: platforms/target/config.py, movement:
+movers/settings.py, cruise_control_rebalance: movers/rebalance_config.py) on the shared base in
+config_base.py."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from migrator.clients.connection import ClusterConfig
+from migrator.config_base import ConfigModel, SecretRef
+from migrator.dns.config import DnsConfig
 from migrator.errors import BadInput
+from migrator.movers.rebalance_config import RebalanceConfig
+from migrator.movers.settings import MovementConfig
+from migrator.platforms.source.config import BrokerIdShiftConfig, SourcePlatformConfig
+from migrator.platforms.target.config import TargetConfig
+
+__all__ = ["ClusterConfig", "ConfigModel", "MigrationConfig", "SecretRef", "load_config"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SecretRef(_Model):
-    """Where a secret lives: an environment variable or a file, never the value itself."""
-
-    env: str | None = None
-    file: Path | None = None
-
-    def read(self) -> str:
-        if self.env:
-            value = os.environ.get(self.env)
-            if value is None:
-                raise BadInput(
-                    f"The secret is to come from the environment variable {self.env}, which is not set. "
-                    f"Export {self.env} in the shell that runs migrator, or point the config at a file."
-                )
-            return value
-        if self.file:
-            try:
-                return self.file.read_text().strip()
-            except OSError as exc:
-                raise BadInput(
-                    f"The secret file {self.file} cannot be read ({exc.strerror}). "
-                    "Check the path and its permissions in migration.yaml."
-                ) from exc
-        raise BadInput("A secret reference names neither `env` nor `file`; set one of them in migration.yaml.")
-
-
-class ClusterConfig(_Model):
-    """The existing (source) cluster."""
-
-    zookeeper_connect: str = Field(description="host:port[,host:port...][/chroot] of the ensemble")
-    bootstrap_servers: str = Field(description="host:port[,host:port...] of the brokers")
-    cluster_id: str | None = Field(
-        default=None, description="The cluster id every check compares against (from /cluster/id)."
-    )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretRef | None = None
-    ssl_ca_location: Path | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0)
-
-    @field_validator("zookeeper_connect")
-    @classmethod
-    def _zk_connect(cls, value: str) -> str:
-        hosts, _, chroot = value.partition("/")
-        if not hosts or not all(re.fullmatch(r"[\w.\-\[\]:]+:\d+", h) for h in hosts.split(",")):
-            raise ValueError("must be host:port[,host:port...][/chroot], e.g. zk1:2181,zk2:2181/kafka")
-        if chroot and chroot.endswith("/"):
-            raise ValueError("the chroot must not end with '/'")
-        return value
-
-    @field_validator("bootstrap_servers")
-    @classmethod
-    def _bootstrap(cls, value: str) -> str:
-        if not all(re.fullmatch(r"[\w.\-\[\]:]+:\d+", h.strip()) for h in value.split(",")):
-            raise ValueError("must be host:port[,host:port...], e.g. kafka-0:9092,kafka-1:9092")
-        return value
-
-
-class CheckpointConfig(_Model):
+class CheckpointConfig(ConfigModel):
     store: Literal["local", "kubernetes"] = "local"
     path: Path = Path(".migrator")
     # store: kubernetes keeps checkpoint, journal and lock in this namespace (deploy/rbac/README.md).
@@ -87,7 +35,7 @@ class CheckpointConfig(_Model):
     context: str | None = None
 
 
-class SafetyConfig(_Model):
+class SafetyConfig(ConfigModel):
     """Invariants checked before every step and during data movement."""
 
     max_under_replicated_partitions: int = Field(default=0, ge=0)
@@ -95,17 +43,17 @@ class SafetyConfig(_Model):
     require_controller: bool = True
 
 
-class MigrationConfig(_Model):
+class MigrationConfig(ConfigModel):
     migration_id: str = Field(description="Names this migration in checkpoints, locks and DNS markers.")
     cluster: ClusterConfig
     checkpoint: CheckpointConfig = CheckpointConfig()
     safety: SafetyConfig = SafetyConfig()
-    dns: migrator.dns.config.DnsConfig | None = None
-    source_platform: migrator.platforms.config.SourcePlatformConfig | None = None
-    movement: migrator.movers.settings.MovementConfig | None = None
-    target: migrator.platforms.strimzi_config.TargetConfig | None = None
-    broker_id_shift: phases.broker_id_shift_config.BrokerIdShiftConfig | None = None
-    cruise_control_rebalance: phases.cruise_control_rebalance_config.RebalanceConfig | None = None
+    dns: DnsConfig | None = None
+    source_platform: SourcePlatformConfig | None = None
+    movement: MovementConfig | None = None
+    target: TargetConfig | None = None
+    broker_id_shift: BrokerIdShiftConfig | None = None
+    cruise_control_rebalance: RebalanceConfig | None = None
 
     @field_validator("migration_id")
     @classmethod
@@ -153,13 +101,3 @@ def _check_secrets_readable(model: BaseModel) -> None:
             value.read()
         elif isinstance(value, BaseModel):
             _check_secrets_readable(value)
-
-
-# At the bottom, as a module import: the DNS section imports SecretRef from here, and the annotation
-# above is resolved when MigrationConfig is first used, whichever module was imported first.
-import migrator.dns.config  # noqa: E402
-import migrator.platforms.config  # noqa: E402
-import migrator.movers.settings  # noqa: E402
-import migrator.platforms.strimzi_config  # noqa: E402
-import phases.broker_id_shift_config  # noqa: E402
-import phases.cruise_control_rebalance_config  # noqa: E402

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from migrator.config import MigrationConfig
-from migrator.engine.checkpoint import CheckpointStore, LocalFileStore, PhaseRecord, PhaseStatus
+from migrator.checkpoint_store import open_store
+from migrator.engine.checkpoint import PhaseRecord, PhaseStatus
 from migrator.engine.events import EventBus
 from migrator.engine.machine import Machine, MigrationStatus
 from migrator.engine.phase import Phase
@@ -23,22 +24,6 @@ SETTLED = frozenset({PhaseStatus.DONE, PhaseStatus.SKIPPED})
 UNFINISHED = frozenset({PhaseStatus.RUNNING, PhaseStatus.PAUSED, PhaseStatus.FAILED, PhaseStatus.ROLLING_BACK})
 
 
-def open_store(config: MigrationConfig) -> CheckpointStore:
-    checkpoint = config.checkpoint
-    if checkpoint.store == "local":
-        return LocalFileStore(checkpoint.path)
-    # Imported here: the kubernetes client costs a second of start-up that local runs need not pay.
-    from migrator.engine.k8s_store import KubernetesStore
-
-    return KubernetesStore.connect(
-        config.migration_id,
-        checkpoint.namespace,
-        name=checkpoint.name,
-        kubeconfig=checkpoint.kubeconfig,
-        context=checkpoint.context,
-    )
-
-
 @dataclass
 class Session:
     config: MigrationConfig
@@ -50,8 +35,8 @@ class Session:
         machine = Machine(open_store(config), config.migration_id, break_stale_lock=break_stale_lock)
         return cls(config=config, machine=machine)
 
-    def context(self, dry_run: bool = False) -> StepContext:
-        return StepContext(config=self.config, resources=None, state={}, events=self.events, dry_run=dry_run)
+    def context(self) -> StepContext:
+        return StepContext(config=self.config, state={}, events=self.events)
 
     def phase(self, name: str) -> Phase:
         return build_phase(name, self.config)

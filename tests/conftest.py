@@ -22,8 +22,13 @@ import pytest
 from hypothesis import settings
 
 from migrator.errors import BadInput
+from migrator.platforms.local_sandbox import provide_sandbox
 from migrator.sandbox import jars
 from migrator.sandbox.cluster import DEFAULT_BROKERS, BrokerSpec, SandboxCluster
+from migrator.sandbox.hooks import HOOKS
+
+# The tests load the sandbox, so they hand it to the local platforms as the CLI does.
+provide_sandbox(HOOKS)
 
 # Property tests judge correctness, never speed: no per-example deadline on a loaded 2-core machine,
 # and in CI a fixed seed so that a run is reproducible from its log.

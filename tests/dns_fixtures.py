@@ -5,9 +5,7 @@ Import the fixtures a test module needs by name (`from tests.dns_fixtures import
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.request
@@ -19,6 +17,7 @@ import pytest
 from migrator.dns.config import DnsConfig
 from migrator.sandbox.dns_server import DnsServer
 from migrator.sandbox.ports import HOST, free_port
+from migrator.sandbox.process_group import stop_group
 
 ZONE = "sandbox.test."
 #: The zone publishes two name servers; a test with one server maps both NS names to it.
@@ -71,12 +70,7 @@ def moto_endpoint() -> Iterator[str]:
                 time.sleep(0.1)
         yield endpoint
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process, grace=10)
 
 
 @pytest.fixture

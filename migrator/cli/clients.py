@@ -46,7 +46,7 @@ def _brokers(config: MigrationConfig | None, hosts: str | None, port: int) -> li
             "Say which broker hosts to look for: --config migration.yaml reads them from the live cluster, "
             "--hosts ID=HOST[:PORT],... gives them offline."
         )
-    from phases.dns_facade import inventory_from_cluster
+    from migrator.dns.steps import inventory_from_cluster
 
     return [BrokerHost(b.id, b.host, b.port) for b in inventory_from_cluster(config)]
 

@@ -95,7 +95,7 @@ def plan(
         plans, unavailable = [], {}
         for name in names:
             try:
-                plans.append(session.machine.plan(session.phase(name), session.context(dry_run=True)))
+                plans.append(session.machine.plan(session.phase(name), session.context()))
             except BadInput as error:
                 if phase:
                     raise
@@ -112,7 +112,7 @@ def plan(
 def run(
     phase: str = typer.Argument(..., help="the phase to run"),
     config: Path = ConfigOption,
-    dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and change nothing"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the plan (as `migrator plan PHASE` does) and change nothing"),
     yes: bool = YesOption,
     confirm_irreversible: list[str] = typer.Option(
         None, CONFIRM_FLAG, help="allow this irreversible step (repeat for each)"
@@ -122,13 +122,12 @@ def run(
     output: OutputFormat = OutputOption,
 ) -> None:
     """Run one phase (or carry on with it): each step is checkpointed, applied, then verified."""
+    if dry_run:
+        plan([phase], config, output)
+        return
     try:
         session = _session(config, break_stale_lock)
         target = session.phase(phase)
-        if dry_run:
-            dry = session.machine.plan(target, session.context(dry_run=True))
-            emit(dry.to_dict(), output, _plan_table([dry]))
-            return
         session.require_order(phase)
         _confirm(f"Run phase {phase} against {session.config.cluster.zookeeper_connect}?", yes)
         record = session.machine.run(target, session.context(), confirm=confirm_irreversible or (), until=until)

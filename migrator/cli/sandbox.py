@@ -16,7 +16,12 @@ from rich.table import Table
 
 from migrator.cli.output import OutputFormat, OutputOption, emit, fail
 from migrator.errors import BadInput, MigratorError
+from migrator.platforms.local_sandbox import provide_sandbox
 from migrator.sandbox.cluster import STATE_FILE, BrokerSpec, SandboxCluster
+from migrator.sandbox.hooks import HOOKS
+
+# The CLI is where the sandbox meets the local platforms (kind: local): loaded with this verb, handed to them.
+provide_sandbox(HOOKS)
 
 app = typer.Typer(
     help="A real local Kafka cluster (ZooKeeper mode, Kafka 3.9.1) to try the migrator on.",

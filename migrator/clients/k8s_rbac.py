@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from migrator.errors import BadInput
-from migrator.resources import asset_dir
+from migrator.assets import asset_dir
 
 RBAC_FOLDER = "deploy/rbac"
 

@@ -27,7 +27,7 @@ from kafka import TopicPartition as KpTopicPartition
 from kafka.admin import KafkaAdminClient
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from migrator.config import ClusterConfig
+from migrator.clients.connection import ClusterConfig
 from migrator.errors import BadInput
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ _AUTH_CODES = {
     KafkaError.SASL_AUTHENTICATION_FAILED,
     KafkaError._AUTHENTICATION,
 }
+
+#: What a request to a broker that is down, restarting or unreachable raises, from either client library.
+KAFKA_IO_ERRORS = (KafkaException, kp_errors.KafkaError, TimeoutError, OSError)
 
 
 def _is_retriable(exc: BaseException) -> bool:

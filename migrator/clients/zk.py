@@ -17,7 +17,7 @@ from kazoo.exceptions import ConnectionLoss, NoNodeError, OperationTimeoutError
 from kazoo.handlers.threading import KazooTimeoutError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from migrator.config import ClusterConfig
+from migrator.clients.connection import ClusterConfig
 from migrator.errors import BadInput
 
 JSON = dict[str, Any]

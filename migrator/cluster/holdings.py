@@ -1,21 +1,23 @@
-"""What ZooKeeper says a set of brokers still holds, and what still names them.
-
-    holdings(zk, [0, 1, 2])     # broker -> "2 replica(s) (t-0, t-1) and leads 1 partition(s) (t-0)"
-    references(zk, [0, 1, 2])   # every replica list, reassignment and throttle list naming them
-
-A broker is safe to retire once it holds nothing; before a KRaft cutover, once nothing names it either:
-the migration stalls while a retired broker ID is still in a replica list.
-"""
+"""Which brokers ZooKeeper says hold data: replica lists (reassignments in flight included) and
+partition leaders. The broker-ID shift and the mixed-cluster join both ask it before a broker may go,
+and the join asks which IDs are taken by brokers that are down but still named in a replica list.
+`references` also finds the reassignment and throttle lists naming them: before a KRaft cutover a
+retired broker must be named nowhere, as the migration stalls while its ID is in a replica list."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from migrator.clients.zk import ZooKeeper
 from migrator.cluster.throttles import TOPIC_THROTTLE_CONFIGS
+from migrator.errors import PermanentError
+from migrator.text import name_list
 
-_SHOWN = 10
+
+def replica_holders(zk: ZooKeeper) -> set[int]:
+    """Every broker ID named in some partition's replica list, live or not."""
+    return {b for topic in zk.topics().values() for replicas in topic.get("partitions", {}).values() for b in replicas}
 
 
 def holdings(zk: ZooKeeper, broker_ids: Iterable[int]) -> dict[int, str]:
@@ -38,12 +40,20 @@ def holdings(zk: ZooKeeper, broker_ids: Iterable[int]) -> dict[int, str]:
     for b in sorted(wanted):
         parts = []
         if b in replicas:
-            parts.append(f"{len(replicas[b])} replica(s) ({names(replicas[b])})")
+            parts.append(f"{len(replicas[b])} replica(s) ({name_list(replicas[b])})")
         if b in leads:
-            parts.append(f"leads {len(leads[b])} partition(s) ({names(leads[b])})")
+            parts.append(f"leads {len(leads[b])} partition(s) ({name_list(leads[b])})")
         if parts:
             found[b] = " and ".join(parts)
     return found
+
+
+def refuse_while_holding(zk: ZooKeeper, broker_ids: Iterable[int], refusal: Callable[[str], str]) -> None:
+    """PermanentError when any of `broker_ids` still holds data; `refusal` turns what they hold
+    ("broker 1: 3 replica(s) (...); broker 2: ...") into the message."""
+    held = holdings(zk, broker_ids)
+    if held:
+        raise PermanentError(refusal("; ".join(f"broker {b}: {h}" for b, h in held.items())))
 
 
 @dataclass(frozen=True)
@@ -61,11 +71,11 @@ class References:
     def describe(self) -> str:
         parts = []
         if self.replica_lists:
-            parts.append(f"the replica lists of {len(self.replica_lists)} partition(s) ({names(self.replica_lists)})")
+            parts.append(f"the replica lists of {len(self.replica_lists)} partition(s) ({name_list(self.replica_lists)})")
         if self.reassignments:
-            parts.append(f"{len(self.reassignments)} reassignment(s) ({names(self.reassignments)})")
+            parts.append(f"{len(self.reassignments)} reassignment(s) ({name_list(self.reassignments)})")
         if self.throttle_lists:
-            parts.append(f"{len(self.throttle_lists)} throttled-replica list(s) ({names(self.throttle_lists)})")
+            parts.append(f"{len(self.throttle_lists)} throttled-replica list(s) ({name_list(self.throttle_lists)})")
         return "; ".join(parts) or "nothing"
 
 
@@ -98,7 +108,3 @@ def references(zk: ZooKeeper, broker_ids: Iterable[int]) -> References:
                 if broker.isdigit() and int(broker) in wanted:
                     throttle_lists.append(f"{topic}-{partition} ({key})")
     return References(replica_lists, sorted(set(reassignments)), throttle_lists)
-
-
-def names(items: list[str]) -> str:
-    return ", ".join(items[:_SHOWN]) + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")

@@ -22,7 +22,8 @@ from migrator.cluster.model import (
     Topic,
 )
 from migrator.cluster.throttles import throttles_from_configs
-from migrator.config import ClusterConfig, MigrationConfig
+from migrator.clients.connection import ClusterConfig
+from migrator.config import MigrationConfig
 from migrator.errors import BadInput
 
 #: Topic configs kept in Topic.configs: the ones a migration reasons about.

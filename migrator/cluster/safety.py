@@ -98,13 +98,12 @@ def safety_precondition(config: MigrationConfig, ours: Ours = (), checks: Iterab
     a function of the step context, e.g. reading the batch the mover recorded in ctx.state."""
     wanted = tuple(checks)
 
-    def precondition(ctx: StepContext) -> Verdict:
+    def check(ctx: StepContext) -> Verdict:
         mine = ours(ctx) if callable(ours) else ours
         report = check_safety(config, mine, wanted)
         return Verdict.ok(report.paragraph()) if report.ok else Verdict.failed(report.paragraph())
 
-    precondition.__name__ = f"safety[{','.join(wanted)}]"
-    return precondition
+    return Precondition(f"safety[{','.join(wanted)}]", check)
 
 
 def _cluster_id(config: MigrationConfig, inventory: Inventory, ours: set[PartitionKey]) -> CheckResult:
@@ -174,6 +173,24 @@ def _foreign_reassignments(config: MigrationConfig, inventory: Inventory, ours: 
         False,
         f"{len(foreign)} reassignment(s) in flight that the migrator did not start ({_names(foreign)}); let "
         "them finish or cancel them before moving data",
+    )
+
+
+def foreign_reassignment_refusal(who: str, foreign: list[Reassignment], bootstrap: str) -> str:
+    """The BadInput paragraph when `who` ("Phase X", "The replica move") cannot start because of
+    reassignments the migrator did not start: which ones, why, and how to see and cancel them."""
+    shown = ", ".join(
+        f"{r.topic}-{r.partition} -> {[b for b in r.replicas if b not in r.removing]}"
+        + (" (legacy /admin/reassign_partitions)" if r.source == "znode" else "")
+        for r in foreign[:_SHOWN]
+    )
+    more = f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
+    return (
+        f"{who} cannot start: {len(foreign)} partition reassignment(s) that the migrator did not start are in "
+        f"flight ({shown}{more}). Two movers on one cluster fight over throttles and bandwidth, so nothing was "
+        f"changed. See them with `kafka-reassign-partitions.sh --bootstrap-server {bootstrap} --list`; let them "
+        f"finish, or cancel them with `kafka-reassign-partitions.sh --bootstrap-server {bootstrap} --cancel "
+        "--reassignment-json-file <the file that started them>`; then run again."
     )
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from migrator.config import SecretRef, _Model
+from migrator.config_base import ConfigModel, SecretRef
 
 TsigAlgorithm = Literal["hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5"]
 
@@ -60,13 +60,13 @@ class Address:
         return f"[{self.host}]:{self.port}" if bracket else f"{self.host}:{self.port}"
 
 
-class TsigKeyConfig(_Model):
+class TsigKeyConfig(ConfigModel):
     name: str = Field(description="The key name as the primary's configuration spells it.")
     algorithm: TsigAlgorithm = "hmac-sha256"
     secret: SecretRef = Field(description="Where the base64 secret lives (env or file), never the value.")
 
 
-class Rfc2136Config(_Model):
+class Rfc2136Config(ConfigModel):
     primary: str = Field(description="host[:port] of the primary that accepts UPDATE messages.")
     tsig: TsigKeyConfig
     timeout_seconds: float = Field(default=5.0, gt=0)
@@ -82,7 +82,7 @@ class Rfc2136Config(_Model):
         return Address.parse(self.primary)
 
 
-class Route53Config(_Model):
+class Route53Config(ConfigModel):
     hosted_zone_id: str = Field(description="e.g. Z0123456789ABCDEFGHIJ (with or without /hostedzone/).")
     region: str = "us-east-1"
     endpoint_url: str | None = Field(default=None, description="Only to aim at a stand-in such as moto.")
@@ -95,7 +95,7 @@ class Route53Config(_Model):
         return value.rsplit("/", 1)[-1]
 
 
-class ClientScanConfig(_Model):
+class ClientScanConfig(ConfigModel):
     paths: list[Path] = Field(
         default_factory=list,
         description="Checkouts of the repositories that hold client configs (relative to the working dir).",
@@ -107,7 +107,7 @@ class ClientScanConfig(_Model):
     )
 
 
-class DnsConfig(_Model):
+class DnsConfig(ConfigModel):
     provider: Literal["route53", "rfc2136"]
     zone: str
     broker_name_pattern: str = Field(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from migrator.dns.config import DnsConfig
 from migrator.dns.records import Change, NameState
 from migrator.errors import TemporaryError
 
@@ -33,14 +32,3 @@ class DnsProvider(ABC):
     @abstractmethod
     def nameservers(self) -> list[str]:
         """The NS names of the zone, as the zone itself publishes them."""
-
-
-def make_provider(dns: DnsConfig) -> DnsProvider:
-    # Imported here because each provider module imports this one for the base class.
-    if dns.provider == "rfc2136":
-        from migrator.dns.rfc2136 import Rfc2136Provider
-
-        return Rfc2136Provider.from_config(dns)
-    from migrator.dns.route53 import Route53Provider
-
-    return Route53Provider.from_config(dns)

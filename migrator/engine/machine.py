@@ -110,7 +110,7 @@ class MigrationStatus:
         }
 
 
-class _Session:
+class _PhasePass:
     """One locked pass over one phase: the loaded checkpoint and every write to it.
 
     Transitions are queued as journal entries and written after the checkpoint save that makes them
@@ -208,15 +208,16 @@ class Machine:
 
         Writes nothing; steps not yet done are asked for their plan with the recorded state.
         """
-        session = _Session(self.store, self._load(), phase, ctx)
+        session = _PhasePass(self.store, self._load(), phase, ctx)
         record = session.record
+        skip_reason = self._skip_reason(session, phase)
         steps = []
         for step in phase.steps:
             status = record.step(step.name).status
-            runs = phase.skip_reason is None and status is not StepStatus.DONE
+            runs = skip_reason is None and status is not StepStatus.DONE
             actions = self._retry(lambda: step.plan(ctx), lambda exc, n: None) if runs else []
             steps.append(StepPlan(step.name, step.reversible, status, list(actions)))
-        return PhasePlan(phase.name, record.status, phase.skip_reason, steps)
+        return PhasePlan(phase.name, record.status, skip_reason, steps)
 
     def status(self) -> MigrationStatus:
         loaded = self.store.load()
@@ -256,10 +257,11 @@ class Machine:
         """
         targets = phase.steps[: self._until_index(phase, until) + 1]
         with self.store.locked(break_stale=self.break_stale_lock):
-            session = _Session(self.store, self._load(), phase, ctx)
+            session = _PhasePass(self.store, self._load(), phase, ctx)
             record = session.record
-            if phase.skip_reason is not None:
-                self._skip(session, phase.skip_reason)
+            skip_reason = self._skip_reason(session, phase)
+            if skip_reason is not None:
+                self._skip(session, skip_reason)
                 return record.model_copy(deep=True)
             if record.status is PhaseStatus.DONE and not record.steps_left():
                 ctx.events.emit("phase.already_done", phase.name)
@@ -284,7 +286,7 @@ class Machine:
             return record.model_copy(deep=True)
 
     def _start(
-        self, session: _Session, phase: Phase, targets: list[Step], confirm: frozenset[str], until: str | None
+        self, session: _PhasePass, phase: Phase, targets: list[Step], confirm: frozenset[str], until: str | None
     ) -> None:
         """The gates before the first step (nothing changes if one refuses), then status running."""
         record = session.record
@@ -308,7 +310,7 @@ class Machine:
             "phase.started", phase.name, steps=[s.name for s in phase.steps], resumed=resumed, until=until
         )
 
-    def _drive(self, session: _Session, step: Step, index: int, total: int) -> bool:
+    def _drive(self, session: _PhasePass, step: Step, index: int, total: int) -> bool:
         """Bring one step to done. False when the run paused while waiting for its verdict."""
         ctx, record = session.ctx, session.record.step(step.name)
         where = {"index": index, "total": total}
@@ -338,7 +340,7 @@ class Machine:
         # APPLIED: apply returned before the last stop; only the verdict is missing.
         return self._await_verdict(session, step, where)
 
-    def _apply(self, session: _Session, step: Step, where: JSON) -> None:
+    def _apply(self, session: _PhasePass, step: Step, where: JSON) -> None:
         record = session.record.step(step.name)
 
         def again(exc: TemporaryError, attempt: int) -> None:
@@ -350,7 +352,7 @@ class Machine:
         session.step_to(record, StepStatus.APPLIED)
         session.commit()
 
-    def _await_verdict(self, session: _Session, step: Step, where: JSON) -> bool:
+    def _await_verdict(self, session: _PhasePass, step: Step, where: JSON) -> bool:
         ctx, record = session.ctx, session.record.step(step.name)
         deadline = self._monotonic() + step.verify_timeout
         while True:
@@ -388,13 +390,13 @@ class Machine:
                 return False
             self._sleep(min(verdict.retry_after, remaining))
 
-    def _record_verdict(self, session: _Session, record: StepRecord, verdict: Verdict) -> None:
+    def _record_verdict(self, session: _PhasePass, record: StepRecord, verdict: Verdict) -> None:
         # A long wait polls many times; only a changed verdict is worth a checkpoint write.
         if record.verdict != verdict.to_dict():
             record.verdict = verdict.to_dict()
             session.commit()
 
-    def _mark_done(self, session: _Session, record: StepRecord) -> None:
+    def _mark_done(self, session: _PhasePass, record: StepRecord) -> None:
         session.step_to(record, StepStatus.DONE, reason=(record.verdict or {}).get("reason", ""))
         record.error = None
         record.finished_at = utcnow()
@@ -411,7 +413,7 @@ class Machine:
         Refused (BadInput, nothing changed) once the phase has entered an irreversible step.
         """
         with self.store.locked(break_stale=self.break_stale_lock):
-            session = _Session(self.store, self._load(), phase, ctx)
+            session = _PhasePass(self.store, self._load(), phase, ctx)
             record = session.record
             undo = [s for s in reversed(phase.steps) if record.step(s.name).status in UNDOABLE]
             if not undo and record.status is not PhaseStatus.ROLLING_BACK:
@@ -441,7 +443,7 @@ class Machine:
             ctx.events.emit("phase.rolled_back", phase.name)
             return record.model_copy(deep=True)
 
-    def _undo(self, session: _Session, step: Step) -> None:
+    def _undo(self, session: _PhasePass, step: Step) -> None:
         ctx, record = session.ctx, session.record.step(step.name)
         if record.status is not StepStatus.ROLLING_BACK:
             session.step_to(record, StepStatus.ROLLING_BACK)
@@ -501,16 +503,17 @@ class Machine:
             f"the point of no return), then run again with `{flags}`{stop_before}."
         )
 
-    def _check_preconditions(self, session: _Session, phase: Phase) -> None:
+    def _check_preconditions(self, session: _PhasePass, phase: Phase) -> None:
         failures = []
         for precondition in phase.preconditions:
-            name = getattr(precondition, "__name__", repr(precondition))
             verdict = self._retry(
                 lambda: precondition(session.ctx),
-                lambda exc, n: session.ctx.events.emit("phase.retrying", phase.name, check=name, error=str(exc)),
+                lambda exc, n: session.ctx.events.emit(
+                    "phase.retrying", phase.name, check=precondition.name, error=str(exc)
+                ),
             )
             if not verdict.done:
-                failures.append(f"{name}: {verdict.reason}")
+                failures.append(f"{precondition.name}: {verdict.reason}")
         if failures:
             session.record.error = "preconditions not met: " + "; ".join(failures)
             session.commit()
@@ -520,15 +523,14 @@ class Machine:
                 "system back to these conditions (`migrator plan` shows them) and run the phase again."
             )
 
-    def _skip(self, session: _Session, reason: str) -> None:
+    def _skip_reason(self, session: _PhasePass, phase: Phase) -> str | None:
+        """The phase's skip condition, asked once and only while none of its steps has run."""
+        if phase.skip_when is None or session.record.started:
+            return None
+        return self._retry(lambda: phase.skip_when(session.ctx), lambda exc, n: None)
+
+    def _skip(self, session: _PhasePass, reason: str) -> None:
         record = session.record
-        if record.started:
-            begun = ", ".join(f"{r.name} ({r.status.value})" for r in record.steps if r.status in UNDOABLE)
-            raise BadInput(
-                f"Phase {record.name} is now planned as skipped ({reason}), but steps of it already ran: "
-                f"{begun}. Roll the phase back with `migrator rollback` first, or keep the plan that runs it. "
-                "Nothing was changed."
-            )
         if record.status is PhaseStatus.SKIPPED and record.skip_reason == reason:
             return
         if record.status is not PhaseStatus.SKIPPED:
@@ -537,7 +539,7 @@ class Machine:
         session.commit()
         session.ctx.events.emit("phase.skipped", record.name, reason=reason)
 
-    def _pause_if_requested(self, session: _Session) -> bool:
+    def _pause_if_requested(self, session: _PhasePass) -> bool:
         request = self.store.pause_request()
         if request is None:
             return False
@@ -545,7 +547,7 @@ class Machine:
         self.store.clear_pause()
         return True
 
-    def _pause(self, session: _Session, reason: str) -> None:
+    def _pause(self, session: _PhasePass, reason: str) -> None:
         session.phase_to(PhaseStatus.PAUSED, reason=reason)
         session.record.pause_reason = reason
         session.commit()
@@ -553,7 +555,7 @@ class Machine:
 
     def _step_call(
         self,
-        session: _Session,
+        session: _PhasePass,
         step: Step,
         what: str,
         call: Callable[[], T],
@@ -576,7 +578,7 @@ class Machine:
             self._fail(session, step, exc, what)
             raise
 
-    def _fail(self, session: _Session, step: Step, exc: Exception, what: str = "verify") -> Exception:
+    def _fail(self, session: _PhasePass, step: Step, exc: Exception, what: str = "verify") -> Exception:
         record = session.record.step(step.name)
         if record.status in (StepStatus.APPLYING, StepStatus.APPLIED):
             session.step_to(record, StepStatus.FAILED, during=what)
@@ -589,7 +591,7 @@ class Machine:
         session.ctx.events.emit("phase.failed", session.phase, step=step.name, error=_describe(exc))
         return exc
 
-    def _emit_retry(self, session: _Session, step: Step, what: str, exc: TemporaryError, attempt: int) -> None:
+    def _emit_retry(self, session: _PhasePass, step: Step, what: str, exc: TemporaryError, attempt: int) -> None:
         session.ctx.events.emit(
             "step.retrying", session.phase, step.name, during=what, attempt=attempt, delay=exc.delay, error=str(exc)
         )

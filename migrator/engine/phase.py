@@ -1,4 +1,5 @@
-"""A Phase: an ordered list of steps behind entry preconditions."""
+"""A Phase: an ordered list of steps behind entry preconditions, and the condition under which it is
+not needed at all."""
 
 from __future__ import annotations
 
@@ -7,9 +8,23 @@ from typing import Callable
 
 from migrator.engine.step import Step, StepContext, Verdict
 
-#: A precondition reads the real system and answers with a Verdict; a failed one stops the phase
-#: before any step runs.
-Precondition = Callable[[StepContext], Verdict]
+
+@dataclass(frozen=True)
+class Precondition:
+    """A named entry check: reads the real system and answers with a Verdict. A failed one stops the
+    phase before any step runs; its name says which check it was in the record and the events."""
+
+    name: str
+    check: Callable[[StepContext], Verdict]
+
+    def __call__(self, ctx: StepContext) -> Verdict:
+        return self.check(ctx)
+
+
+#: Why a phase is unnecessary (and what skipping it saves), or None when it must run. The machine
+#: evaluates it once per run or plan, and only while the phase has not started: once steps ran, the
+#: record stands, not a new decision from a cluster the phase has already changed.
+SkipCondition = Callable[[StepContext], "str | None"]
 
 
 @dataclass
@@ -17,8 +32,7 @@ class Phase:
     name: str
     steps: list[Step]
     preconditions: list[Precondition] = field(default_factory=list)
-    #: When set, the planner decided the phase is unnecessary; the text says why (and what it saves).
-    skip_reason: str | None = None
+    skip_when: SkipCondition | None = None
 
     def step(self, name: str) -> Step:
         for step in self.steps:

@@ -49,13 +49,24 @@ class Verdict:
     def failed(cls, reason: str) -> "Verdict":
         return cls(False, reason, None)
 
+    @property
+    def gave_up(self) -> bool:
+        """Not done, and looking again will not change that without a human."""
+        return not self.done and self.retry_after is None
+
+    @property
+    def waiting(self) -> bool:
+        """Not done yet; worth looking again after `retry_after` seconds."""
+        return not self.done and self.retry_after is not None
+
     def to_dict(self) -> JSON:
         return {"done": self.done, "reason": self.reason, "retry_after": self.retry_after}
 
 
 @dataclass
 class StepContext:
-    """What a step sees. `config` and `resources` are opaque to the engine (the phase owns them).
+    """What a step sees. `config` is opaque to the engine (the phase owns it); what the steps of a phase
+    share beyond it (clients, platforms) the phase's `build()` hands to each step.
 
     `state` is the phase's shared, JSON-serialisable memory (e.g. the inventory one step read and a
     later step uses); the machine persists it in the checkpoint, so a resumed run sees it again.
@@ -72,10 +83,8 @@ class StepContext:
     """
 
     config: Any
-    resources: Any
     state: JSON
     events: EventBus
-    dry_run: bool = False
     save_state: Callable[[], None] = field(default=lambda: None, repr=False)
     pause_requested: Callable[[], str | None] = field(default=lambda: None, repr=False)
     journal: Callable[..., None] = field(default=lambda event, step=None, **detail: None, repr=False)

@@ -36,9 +36,10 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from migrator.clients.kafka import KafkaAdmin, ReassignmentState
+from migrator.clients.kafka import KAFKA_IO_ERRORS, KafkaAdmin, ReassignmentState
 from migrator.clients.zk import ZooKeeper
 from migrator.cluster.inventory import collect_inventory, refresh_from_zookeeper
+from migrator.cluster.leaders import elect_preferred_leaders
 from migrator.cluster.model import Inventory, Reassignment
 from migrator.cluster.safety import (
     CLUSTER_ID,
@@ -47,6 +48,7 @@ from migrator.cluster.safety import (
     UNDER_MIN_ISR,
     UNDER_REPLICATED,
     evaluate_safety,
+    foreign_reassignment_refusal,
 )
 from migrator.cluster.throttles import read_throttles
 from migrator.config import MigrationConfig
@@ -58,8 +60,8 @@ from migrator.movers.memory import MoverMemory, PartitionKey, Replicas, RunMemor
 from migrator.movers.plan import MovePlan, PartitionMove
 from migrator.movers.progress import Progress, RateMeter, eta_seconds, measure
 from migrator.movers.reconcile import Observed, Stage, classify, listed_target
-from migrator.movers.settings import MovementConfig
-from migrator.movers.throttle_writer import ALL_REPLICAS, KAFKA_IO_ERRORS, BatchThrottles, ThrottleWriter
+from migrator.movers.settings import MovementConfig, resolve_movement
+from migrator.movers.throttle_writer import ALL_REPLICAS, BatchThrottles, ThrottleWriter
 
 #: Gates before a run starts; during a run, the whole-cluster check omits the URP count (a broker
 #: of the batch going down is caught directly, and the run's own moves are not URP).
@@ -153,7 +155,7 @@ class Executor:
         self.config = config
         self.admin = admin
         self.zk = zk
-        self.settings = settings or config.movement or MovementConfig()
+        self.settings = resolve_movement(settings, config.movement)
         self._events = events
         self._persist = persist
         self._pause_requested = pause_requested
@@ -547,7 +549,7 @@ class Executor:
         ours = {r.key for r in inventory.reassignments if self._ours(r, memory)}
         foreign = [r for r in inventory.reassignments if r.key not in ours]
         if foreign:
-            raise BadInput(self._foreign_message(foreign))
+            raise BadInput(foreign_reassignment_refusal("The replica move", foreign, self.config.cluster.bootstrap_servers))
         report = evaluate_safety(self.config, inventory, ours, START_CHECKS)
         if not report.ok:
             raise SafetyGateError(f"The replica move cannot start. {report.paragraph()}")
@@ -588,29 +590,16 @@ class Executor:
         target = tuple(b for b in reassignment.replicas if b not in reassignment.removing)
         return target in memory.ours(reassignment.key)
 
-    def _foreign_message(self, foreign: list[Reassignment]) -> str:
-        shown = ", ".join(
-            f"{r.topic}-{r.partition} -> {[b for b in r.replicas if b not in r.removing]}"
-            + (" (legacy /admin/reassign_partitions)" if r.source == "znode" else "")
-            for r in foreign[:_SHOWN]
-        )
-        more = f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else ""
-        bootstrap = self.config.cluster.bootstrap_servers
-        return (
-            f"The replica move cannot start: {len(foreign)} partition reassignment(s) that the migrator did not "
-            f"start are in flight ({shown}{more}). Two movers on one cluster fight over throttles and "
-            "bandwidth, so nothing was changed. See them with `kafka-reassign-partitions.sh --bootstrap-server "
-            f"{bootstrap} --list`; let them finish, or cancel them with `kafka-reassign-partitions.sh "
-            f"--bootstrap-server {bootstrap} --cancel --reassignment-json-file <the file that started them>`; "
-            "then run again."
-        )
-
     def _refuse_foreign(self, stages: dict[PartitionKey, Stage], snapshot: Snapshot) -> None:
         foreign = sorted(k for k, s in stages.items() if s is Stage.FOREIGN)
         if foreign:
             listed = [(key, snapshot.in_flight[key]) for key in foreign]
             raise BadInput(
-                self._foreign_message([Reassignment(t, p, r.replicas, r.adding, r.removing) for (t, p), r in listed])
+                foreign_reassignment_refusal(
+                    "The replica move",
+                    [Reassignment(t, p, r.replicas, r.adding, r.removing) for (t, p), r in listed],
+                    self.config.cluster.bootstrap_servers,
+                )
             )
 
     def _verify(self, targets: dict[PartitionKey, Replicas], state: JSON, what: str) -> Verdict:
@@ -719,19 +708,12 @@ class Executor:
         leadership step and Kafka's own auto rebalance elect them later."""
         if not self.settings.elect_leaders or not keys:
             return {}
-        pending = list(keys)
-        failures: dict[PartitionKey, str] = {}
-        for attempt in range(_ELECTION_ATTEMPTS):
-            if attempt:
-                self._sleep(self.settings.poll_interval_seconds)
-            try:
-                answered = self.admin.elect_preferred_leaders(pending)
-            except KAFKA_IO_ERRORS as exc:  # e.g. no controller yet, after the old one died
-                answered = {k: f"{type(exc).__name__}: {exc}" for k in pending}
-            failures = {k: e for k, e in answered.items() if e is not None}
-            pending = sorted(failures)
-            if not pending:
-                break
+        failures = elect_preferred_leaders(
+            self.admin,
+            keys,
+            attempts=_ELECTION_ATTEMPTS,
+            pause=lambda: self._sleep(self.settings.poll_interval_seconds),
+        )
         named = {f"{t}-{p}": e for (t, p), e in sorted(failures.items())}
         self._emit("mover.leaders", partitions=len(keys), not_elected=named)
         return named

@@ -25,8 +25,8 @@ from migrator.movers.executor import Executor
 from migrator.movers.factory import Mover, open_mover
 from migrator.movers.plan import MovePlan, PlannerCluster
 from migrator.movers.planner import planner_cluster
-from migrator.movers.settings import MovementConfig
-from migrator.movers.throttle_writer import KAFKA_IO_ERRORS
+from migrator.movers.settings import MovementConfig, resolve_movement
+from migrator.clients.kafka import KAFKA_IO_ERRORS
 
 
 def planner_view(inventory: Inventory, topics: Collection[str] | None = None) -> PlannerCluster:
@@ -95,7 +95,7 @@ class MoveReplicas(Step):
 
     def settings(self, ctx: StepContext) -> MovementConfig:
         """How fast and how much at once; a phase with a movement section of its own overrides this."""
-        return ctx.config.movement or MovementConfig()
+        return resolve_movement(ctx.config.movement)
 
     def mover_kind(self, ctx: StepContext) -> str:
         """Which mover moves the data (movers/factory.py); a phase with a `mover:` setting overrides this."""

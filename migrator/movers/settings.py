@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from migrator.config_base import ConfigModel
 from migrator.movers.plan import BatchLimits
 
 #: The movers a phase can be configured with (migrator/movers/factory.py opens them).
 MoverKind = Literal["native"]
 
 
-class MovementConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MovementConfig(ConfigModel):
     throttle_bytes_per_second: int = Field(
         default=50_000_000,
         gt=0,
@@ -44,3 +43,9 @@ class MovementConfig(BaseModel):
 
     def limits(self) -> BatchLimits:
         return BatchLimits(self.max_moves_per_broker, self.max_bytes_per_batch)
+
+
+def resolve_movement(*sections: MovementConfig | None) -> MovementConfig:
+    """The first movement settings configured, from the most specific section (a phase's own) to the
+    least (the top-level movement: section), else the defaults. The one place the default is decided."""
+    return next((s for s in sections if s is not None), None) or MovementConfig()

@@ -27,9 +27,9 @@ from functools import partial
 from typing import TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
-from kafka.errors import KafkaError as KafkaPythonError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from migrator.clients.kafka import KAFKA_IO_ERRORS
 from migrator.clients.kafka import ConfigValue, KafkaAdmin
 from migrator.cluster.throttles import (
     BROKER_THROTTLE_CONFIGS,
@@ -247,10 +247,6 @@ class ThrottleLedger:
             lists={t: {k: list(e) for k, e in v.items()} for t, v in data.get("lists", {}).items()},
             rates_written={int(b) for b in data.get("rates_written", [])},
         )
-
-
-#: What a request to a broker that is down, restarting or unreachable raises, from either client library.
-KAFKA_IO_ERRORS = (KafkaException, KafkaPythonError, TimeoutError, OSError)
 
 
 class ThrottleWriter:

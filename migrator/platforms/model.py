@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
-from migrator.platforms.config import check_properties
+from migrator.platforms.source.config import check_properties
 
 
 @dataclass(frozen=True)
@@ -133,15 +133,5 @@ class BrokerHostStatus:
         }
 
 
-@dataclass(frozen=True)
-class Check:
-    """Whether brokers reached a state: done, not yet (`pending`), or never will without a human
-    (`failed`). `reason` has one line per broker that is not there yet. A phase turns it into a Verdict."""
-
-    done: bool
-    failed: bool = False
-    reason: str = ""
-
-    @property
-    def pending(self) -> bool:
-        return not self.done and not self.failed
+#: How long a phase waits before it asks a platform again about brokers or objects not there yet (seconds).
+PLATFORM_POLL = 5.0

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from migrator.errors import BadInput
-from migrator.platforms.config import PropertyValue, check_properties
+from migrator.platforms.source.config import PropertyValue, check_properties
 from migrator.platforms.model import NewBroker
 
 

@@ -1,4 +1,7 @@
-"""A real Kafka cluster as local processes, for tests and the demo: ZooKeeper mode or KRaft.
+"""A real Kafka cluster as local processes, for tests and the demo: ZooKeeper mode or KRaft. This module
+owns the lifecycle and the state file; the nodes (nodes.py), storage formatting (storage.py), readiness
+probes (readiness.py), supervision of the JVMs as a group (supervision.py) and their configs (configs.py)
+live beside it.
 
     cluster = SandboxCluster(workdir, brokers=[BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c")])
     cluster.up()            # ZooKeeper, the chroot, brokers; returns once each serves metadata naming a controller
@@ -32,25 +35,15 @@ its cluster running.
 
 from __future__ import annotations
 
-import atexit
-import base64
 import json
 import logging
 import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import yaml
-from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NodeExistsError
@@ -60,18 +53,23 @@ from migrator.config import MigrationConfig
 from migrator.errors import BadInput, MigratorError
 from migrator.sandbox import configs
 from migrator.sandbox.jars import classpath, require_java
-from migrator.sandbox.ports import HOST, broker_host, free_port, free_shared_port, is_free, listening_ports
-from migrator.sandbox.process import JVM_OPTIONS, JvmProcess
+from migrator.sandbox.nodes import (
+    DEFAULT_BROKERS,
+    BrokerProcess,
+    BrokerSpec,
+    SandboxError,
+    SandboxProcess,
+    ZooKeeperProcess,
+)
+from migrator.sandbox.ports import broker_host, free_port, free_shared_port, is_free
+from migrator.sandbox.process import JvmProcess
+from migrator.sandbox.readiness import broker_ready, zookeeper_serving
+from migrator.sandbox.storage import format_storage, new_cluster_id
+from migrator.sandbox.supervision import forget_at_exit, stop_all, stop_at_exit
 
 STATE_FILE = "sandbox.json"
 # 2: brokers on addresses of their own sharing `broker_port`; 1 had them on 127.0.0.1 with a port each.
 _STATE_FORMAT = 2
-BROKER_HEAP = "384m"
-ZOOKEEPER_HEAP = "128m"
-STORAGE_TOOL_HEAP = "128m"
-_STORAGE_TOOL_TIMEOUT = 120.0
-# A metadata request to a broker that is listening answers within this, fenced or not.
-_METADATA_TIMEOUT = 5.0
 _POLL_SECONDS = 0.2
 # A broker SIGKILLed moments ago is still registered until ZooKeeper expires its session.
 _DEREGISTER_TIMEOUT = 2 * configs.ZK_SESSION_TIMEOUT_MS / 1000 + 10
@@ -83,113 +81,6 @@ log = logging.getLogger(__name__)
 # kazoo warns on every dropped connection while processes come and go; shown only where the
 # application configured logging.
 log.addHandler(logging.NullHandler())
-
-
-class SandboxError(MigratorError):
-    """A sandbox process failed to start or stop; the message quotes the end of its log."""
-
-
-@dataclass(frozen=True)
-class BrokerSpec:
-    """One broker to run. `config` entries override the sandbox's server.properties; in their values
-    `{host}` and `{port}` stand for the broker's own address and the cluster's broker port (e.g. to
-    replace `listeners`). With `process.roles` in `config` it is a KRaft node, see the module docstring."""
-
-    id: int
-    rack: str | None = None
-    config: Mapping[str, object] = field(default_factory=dict)
-
-
-@dataclass(eq=False)
-class SandboxProcess:
-    """A sandbox JVM and where its files live; `process` is None until started."""
-
-    port: int
-    home: Path
-    process: JvmProcess | None = None
-
-    config_name: ClassVar[str]
-    log_name: ClassVar[str]
-
-    @property
-    def name(self) -> str:
-        return self.home.name
-
-    @property
-    def config_path(self) -> Path:
-        return self.home / self.config_name
-
-    @property
-    def data_dir(self) -> Path:
-        return self.home / "data"
-
-    @property
-    def log_path(self) -> Path:
-        return self.home / self.log_name
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.alive
-
-    @property
-    def host(self) -> str:
-        return HOST
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-@dataclass(eq=False)
-class ZooKeeperProcess(SandboxProcess):
-    config_name: ClassVar[str] = "zoo.cfg"
-    log_name: ClassVar[str] = "zookeeper.log"
-    main_class: ClassVar[str] = "org.apache.zookeeper.server.ZooKeeperServerMain"
-    heap: ClassVar[str] = ZOOKEEPER_HEAP
-
-
-@dataclass(eq=False)
-class BrokerProcess(SandboxProcess):
-    spec: BrokerSpec = field(kw_only=True)
-
-    config_name: ClassVar[str] = "server.properties"
-    log_name: ClassVar[str] = "server.log"
-    main_class: ClassVar[str] = "kafka.Kafka"
-    heap: ClassVar[str] = BROKER_HEAP
-
-    @property
-    def id(self) -> int:
-        return self.spec.id
-
-    @property
-    def host(self) -> str:
-        return broker_host(self.id)
-
-    @property
-    def roles(self) -> frozenset[str]:
-        """Its KRaft roles (broker, controller); empty for a ZooKeeper-mode broker."""
-        return configs.process_roles(self.spec.config)
-
-    @property
-    def kraft(self) -> bool:
-        return bool(self.roles)
-
-    @property
-    def is_broker(self) -> bool:
-        """A broker of either mode, serving clients; False for a KRaft controller without the broker role."""
-        return not self.kraft or "broker" in self.roles
-
-    @property
-    def on_shared_port(self) -> bool:
-        """Whether it listens on the sandbox's `broker_port` (the default listeners, or `{port}` in its own)."""
-        return "{port}" in str(self.spec.config.get("listeners", configs.DEFAULT_LISTENERS))
-
-
-DEFAULT_BROKERS = (BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c"))
 
 
 class SandboxCluster:
@@ -271,7 +162,7 @@ class SandboxCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "log4j.properties").write_text(configs.LOG4J_PROPERTIES)
         if self.stop_at_exit:
-            _stop_at_exit(self)
+            stop_at_exit(self)
         nodes = list(self.brokers.values())
         try:
             if self.metadata == "zookeeper":
@@ -305,12 +196,12 @@ class SandboxCluster:
             running = [b for b in self.brokers.values() if b.running]
             # A KRaft broker's controlled shutdown goes through the controllers: they must outlive it.
             for group in ([b for b in running if b.is_broker], [b for b in running if not b.is_broker]):
-                _stop_all([b.process for b in group if b.process is not None], grace)
+                stop_all([b.process for b in group if b.process is not None], grace)
             self._close_zk()
             if self.zookeeper.running and self.zookeeper.process is not None:
-                _stop_all([self.zookeeper.process], min(grace, 10))
+                stop_all([self.zookeeper.process], min(grace, 10))
         finally:
-            _LIVE.discard(self)
+            forget_at_exit(self)
             if (self.workdir / STATE_FILE).exists():
                 self.save_state()
 
@@ -455,7 +346,7 @@ class SandboxCluster:
         for record in state["brokers"]:
             cluster._attach(cluster.brokers[record["id"]], record["pid"])
         if stop_at_exit:
-            _stop_at_exit(cluster)
+            stop_at_exit(cluster)
         return cluster
 
     # -- internals ---------------------------------------------------------------------------
@@ -517,7 +408,7 @@ class SandboxCluster:
         zk = self.zookeeper
         zk.port = free_port()
         self._launch(zk)
-        self._wait(lambda: _zookeeper_serving(zk.port), "ZooKeeper to serve requests", [zk])
+        self._wait(lambda: zookeeper_serving(zk.port), "ZooKeeper to serve requests", [zk])
         if self.chroot:
             self._zk_client().ensure_path(self.chroot)
 
@@ -557,7 +448,7 @@ class SandboxCluster:
             config = self._broker_config(node)
             node.config_path.write_text(configs.render_properties(config))
             if node.kraft:
-                self._format_storage(node, config)
+                format_storage(node, config, self.cluster_id, java, jars, self.workdir / "log4j.properties")
         else:
             self._write_zookeeper_config()
         node.process = JvmProcess.launch(
@@ -569,56 +460,6 @@ class SandboxCluster:
             log4j_config=self.workdir / "log4j.properties",
             log_path=node.log_path,
         )
-
-    def _format_storage(self, node: BrokerProcess, config: Mapping[str, object]) -> None:
-        """`kafka-storage format` for a KRaft node whose log dirs lack meta.properties: a KRaft node does not
-        start on unformatted storage. Dirs formatted already keep their data (--ignore-formatted)."""
-        dirs = str(config["log.dirs"]).split(",")
-        if "metadata.log.dir" in config:
-            dirs.append(str(config["metadata.log.dir"]))
-        if all((Path(d.strip()) / "meta.properties").exists() for d in dirs):
-            return
-        if self.cluster_id is None:
-            raise SandboxError(
-                f"Cannot format the storage of KRaft node {node.id}: the sandbox has no cluster id yet (its "
-                "ZooKeeper-mode brokers create it on their first start)."
-            )
-        java, jars = self._java_runtime()
-        command = [
-            java,
-            f"-Xmx{STORAGE_TOOL_HEAP}",
-            *JVM_OPTIONS,
-            f"-Dlog4j.configuration=file:{self.workdir / 'log4j.properties'}",
-            "-cp",
-            jars,
-            "kafka.tools.StorageTool",
-            "format",
-            "--cluster-id",
-            self.cluster_id,
-            "--config",
-            str(node.config_path),
-            "--ignore-formatted",
-        ]
-        try:
-            result = subprocess.run(
-                command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=_STORAGE_TOOL_TIMEOUT
-            )
-        except subprocess.TimeoutExpired:
-            raise SandboxError(
-                f"Formatting the storage of {node.name} (kafka.tools.StorageTool) took over "
-                f"{_STORAGE_TOOL_TIMEOUT:.0f} s."
-            ) from None
-        output = result.stdout + result.stderr
-        with open(node.log_path, "a") as log_file:  # the node's log tells the whole story of its start
-            log_file.write(output)
-        if result.returncode != 0:
-            # The config dump and the stack frames are indented with tabs; the error is what is left.
-            lines = [line for line in output.splitlines() if line.strip() and not line.startswith("\t")]
-            quoted = "\n".join(lines[-15:])
-            raise SandboxError(
-                f"Formatting the storage of {node.name} (kafka.tools.StorageTool format) failed with exit code "
-                f"{result.returncode}; its output (in {node.log_path}) ends:\n{quoted}"
-            )
 
     def _claim_zookeeper_cluster_id(self) -> str:
         """The id in ZooKeeper, written now if no broker has made one yet: KRaft nodes that join a
@@ -632,39 +473,11 @@ class SandboxCluster:
         return cluster_id
 
     def _wait_ready(self, brokers: list[BrokerProcess], timeout: float | None = None) -> None:
-        # A ZooKeeper-mode broker registers early in its start-up and opens its listeners last; a KRaft
-        # broker opens them before its controllers unfence it. SIGTERM before that halts a broker without
-        # a controlled shutdown. The listeners must be the node's own: a program holding the port would
-        # accept a test connection just the same.
         admins: dict[tuple[str, int], AdminClient] = {}
 
         def ready(broker: BrokerProcess) -> bool:
-            if broker.pid is None:
-                return False
-            config = self._broker_config(broker)  # afresh: the shared port may move while we wait
-            ports = {port for _, _, port in configs.listeners(config) if port != 0}
-            if not ports <= listening_ports(broker.pid):
-                return False
-            if not broker.kraft and self._zk_client().exists(f"{self.chroot}/brokers/ids/{broker.id}") is None:
-                return False
-            if broker.kraft and "broker" not in broker.roles:
-                return True
-            listener = configs.client_listener(config)
-            if listener is None:  # only TLS/SASL listeners, which this client cannot use: listening must do
-                return True
-            host, port = listener
-            address = (host if host not in ("", "0.0.0.0") else broker.host, port)
-            if address not in admins:
-                # log_level 0: refused connections are what this polls through, not news.
-                admins[address] = AdminClient({"bootstrap.servers": f"{address[0]}:{address[1]}", "log_level": 0})
-            try:
-                metadata = admins[address].list_topics(timeout=_METADATA_TIMEOUT)
-            except KafkaException:
-                return False
-            # A KRaft broker lists the unfenced brokers only. A ZooKeeper-mode broker lists brokers and
-            # names the controller once the controller has sent it metadata; until then a client that
-            # bootstraps through it (librdkafka) waits for a controller it does not look up again.
-            return broker.id in metadata.brokers and (broker.kraft or metadata.controller_id >= 0)
+            # The config afresh: the shared port may move while we wait.
+            return broker_ready(broker, self._broker_config(broker), self._zk_client, self.chroot, admins)
 
         names = ", ".join(str(b.id) for b in brokers)
         watched: list[SandboxProcess] = [*brokers]
@@ -737,7 +550,7 @@ class SandboxCluster:
         if serving:
             raise self._port_taken(node, serving)
         # None of them serves clients yet, and their registrations must go before they start again.
-        _stop_all([b.process for b in starting if b.process is not None], grace=10)
+        stop_all([b.process for b in starting if b.process is not None], grace=10)
         self._wait_deregistered([b.id for b in starting])
         self._claim_port(starting)
         for broker in starting:
@@ -766,64 +579,7 @@ class SandboxCluster:
         return str(json.loads(raw)["id"])
 
 
-def new_cluster_id() -> str:
-    """A new KRaft cluster id, as `kafka-storage random-uuid` prints one: a random UUID in base64url
-    without padding (22 characters)."""
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        # Kafka's Uuid.randomUuid() draws again for these too: a leading "-" reads as a command-line option.
-        if not cluster_id.startswith("-"):
-            return cluster_id
-
-
 def _live_pid(node: SandboxProcess) -> int | None:
     return node.pid if node.running else None
 
 
-def _zookeeper_serving(port: int) -> bool:
-    """ZooKeeper's `srvr` four-letter word: it accepts connections before it serves sessions, and a
-    session attempted in between stalls for a whole connect timeout."""
-    try:
-        with socket.create_connection((HOST, port), timeout=2) as sock:
-            sock.sendall(b"srvr")
-            return sock.recv(64).startswith(b"Zookeeper version")
-    except OSError:
-        return False
-
-
-def _stop_all(processes: list[JvmProcess], grace: float) -> None:
-    """SIGTERM all at once (their shutdowns overlap), SIGKILL whatever outlives `grace`."""
-    for process in processes:
-        process.signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in processes:
-        if not process.wait(max(0.0, deadline - time.monotonic())):
-            process.kill()
-
-
-# Clusters of this process to stop when it exits, so an interrupted test run leaks no JVM.
-_LIVE: set[SandboxCluster] = set()
-
-
-def _stop_at_exit(cluster: SandboxCluster) -> None:
-    _LIVE.add(cluster)
-    # Python's default SIGTERM disposition (what `timeout` or a cancelled CI job sends) ends the
-    # process without running atexit hooks; turn it into an interrupt, unless someone else handles it.
-    if (
-        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-        and threading.current_thread() is threading.main_thread()
-    ):
-        signal.signal(signal.SIGTERM, _interrupt)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-
-@atexit.register
-def _stop_live_clusters() -> None:
-    for cluster in list(_LIVE):
-        try:
-            cluster.down(grace=10)
-        except Exception as error:  # keep stopping the others
-            print(f"sandbox: could not stop {cluster.workdir}: {error}", file=sys.stderr)

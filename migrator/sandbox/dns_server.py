@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from migrator.dns import wire
 from migrator.dns.config import Address, absolute_name
 from migrator.errors import BadInput, MigratorError
 from migrator.sandbox.ports import HOST, free_port
+from migrator.sandbox.process_group import stop_group
 
 #: The zone's SOA: serial, refresh, retry, expire, negative-caching TTL. A long refresh keeps a
 #: secondary behind until it is notified; a short negative TTL keeps "wait one TTL" short in the demo.
@@ -167,14 +167,8 @@ key "{self.key.name}" {{ algorithm {self.key.algorithm}; secret "{self.key.secre
 
     def down(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if process is not None:
+            stop_group(process, grace=10)
 
     def __enter__(self) -> DnsServer:
         return self.up()

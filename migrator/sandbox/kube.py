@@ -43,6 +43,7 @@ from migrator.sandbox.kube_binaries import KubeBinaries, ensure_binaries
 from migrator.sandbox.kube_pki import RigPki, write_pki
 from migrator.sandbox.ports import HOST, free_port
 from migrator.sandbox.process import tail
+from migrator.sandbox.process_group import stop_group
 
 STRIMZI_DIR_ENV = "MIGRATOR_STRIMZI_DIR"
 # ../shared/upstream from the repository root, where the project keeps unmodified upstream files.
@@ -93,24 +94,11 @@ class _Child:
         return self.popen.poll() is None
 
     def stop(self) -> None:
-        if not self.running():
-            return
-        self._signal(signal.SIGTERM)
-        try:
-            self.popen.wait(STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            self._signal(signal.SIGKILL)
-            self.popen.wait()
+        stop_group(self.popen, STOP_GRACE, kill_wait=None)
 
     def failure(self, what: str) -> KubeRigError:
         state = "is running" if self.running() else f"exited with code {self.popen.returncode}"
         return KubeRigError(f"{self.name} {what}; it {state}. Log {self.log} ends with:\n{tail(self.log, 20)}")
-
-    def _signal(self, signum: int) -> None:
-        try:
-            os.killpg(self.popen.pid, signum)
-        except ProcessLookupError:
-            pass
 
 
 def _die_with_parent() -> None:

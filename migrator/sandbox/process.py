@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from migrator.sandbox.process_group import signal_group
+
 # Several sandboxes share two cores: the serial collector and the C1-only JIT start a broker about
 # twice as fast as G1 + C2 under load, and sandbox traffic never needs C2's peak speed.
 JVM_OPTIONS = (
@@ -102,12 +104,8 @@ class JvmProcess:
         return self._popen.poll() if self._popen is not None else None
 
     def signal(self, sig: signal.Signals) -> None:
-        if not self.alive:
-            return
-        try:
-            os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            pass
+        if self.alive:
+            signal_group(self.pid, sig)
 
     def wait(self, timeout: float) -> bool:
         """Whether the process has exited within `timeout` seconds."""

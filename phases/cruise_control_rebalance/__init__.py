@@ -35,33 +35,36 @@ from migrator.cluster.environments import Environments, kubernetes_ids, placemen
 from migrator.cluster.health_gate import ExtraCheck, HealthGate
 from migrator.cluster.holdings import references
 from migrator.cluster.inventory import read_inventory
-from migrator.cluster.leadership import describe_not_preferred, elect_preferred, move_controller_off, not_preferred
+from migrator.cluster.controller import move_controller_off
+from migrator.cluster.leaders import describe_not_preferred, elect_preferred_leaders, not_preferred
 from migrator.cluster.model import Inventory
 from migrator.cluster.safety import safety_precondition
+from migrator.checkpoint_store import open_store
 from migrator.config import MigrationConfig
-from migrator.engine.phase import Phase
+from migrator.dns.steps import DnsFacadeResources, RepointFacade, repoint_step
+from migrator.engine.phase import Phase, Precondition
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import PermanentError, SafetyGateError
 from migrator.movers.executor import MovePaused, MoveStalled
 from migrator.movers.native import MoveReplicas, planner_view
 from migrator.movers.plan import MovePlan
 from migrator.movers.settings import MovementConfig
-from migrator.platforms.base import BrokerPlatform
+from migrator.platforms.source.base import BrokerPlatform
+from migrator.platforms.source.factory import source_platform
 from migrator.platforms.model import NewBroker
 from migrator.platforms.registration import Registrations, advertised_host
-from migrator.platforms.target import require_target, verdict_of
-
-# RepointFacade and repoint_step move to migrator/dns/steps.py in the restructure (issue 10); until then the
-# one phase-to-phase import.
-from phases.dns_facade import DnsFacadeResources, RepointFacade, repoint_step
-from phases.cruise_control_rebalance_config import RebalanceConfig, movement_settings, rebalance_settings
+from migrator.platforms.target.base import require_target
+from migrator.text import id_list
+from migrator.movers.rebalance_config import RebalanceConfig
 from phases.cruise_control_rebalance.plan import (
     batch_estimates,
     broker_groups,
     drain_plans,
     facade_targets,
     final_group,
+    movement_settings,
     plan_estimate,
+    rebalance_settings,
 )
 
 __all__ = ["RebalanceConfig", "build"]
@@ -75,7 +78,6 @@ BROKERS = "brokers"  # broker id -> {"host", "rack"}, recorded by mover-ready
 PLANS = "move_plans"  # one MovePlan per group of VM brokers, recorded before the first moves
 MOVERS = "movers"  # group index -> the mover's memory of that group's plan
 GROUP = "group"  # index of the group moving now
-CONTROLLER_ELECTIONS = 10
 ELECTION_ATTEMPTS = 3
 
 
@@ -107,8 +109,6 @@ class RebalanceResources:
 
     @cached_property
     def platform(self) -> BrokerPlatform:
-        from migrator.platforms.factory import source_platform  # the local platform pulls in the sandbox
-
         return self._platform or source_platform(self.config)
 
     @cached_property
@@ -166,18 +166,12 @@ class RebalanceResources:
                 f"no Kubernetes broker (node IDs {self.target.node_ids}) is registered; run phase {JOIN_PHASE} first"
             )
         if not envs.vm:
-            return Verdict.ok(f"no VM broker is left; Kubernetes brokers {_ids(envs.kubernetes)} hold the cluster")
-        return Verdict.ok(f"VM brokers {_ids(envs.vm)} move onto Kubernetes brokers {_ids(envs.kubernetes)}")
-
-    ready.__name__ = "rebalance-ready"
+            return Verdict.ok(f"no VM broker is left; Kubernetes brokers {id_list(envs.kubernetes)} hold the cluster")
+        return Verdict.ok(f"VM brokers {id_list(envs.vm)} move onto Kubernetes brokers {id_list(envs.kubernetes)}")
 
 
 def joined_node_ids(config: MigrationConfig) -> list[int] | None:
     """The node IDs phase mixed-cluster-join recorded from the pool's status, None before it ran."""
-    # The store is opened the way the CLI opens it; imported here because the session module wires the
-    # phases together and imports this package.
-    from migrator.session import open_store
-
     loaded = open_store(config).load()
     record = loaded.checkpoint.phases.get(JOIN_PHASE) if loaded else None
     ids = record.state.get(JOIN_NODE_IDS) if record else None
@@ -221,7 +215,7 @@ class MoverReady(Step):
             )
         return Verdict.ok(
             f"{self.resources.settings.mover} mover ready (KIP-455 answers, nothing in flight); VM brokers "
-            f"{_ids(envs.vm)}, Kubernetes brokers {_ids(envs.kubernetes)}"
+            f"{id_list(envs.vm)}, Kubernetes brokers {id_list(envs.kubernetes)}"
         )
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
@@ -273,7 +267,7 @@ class MoveReplicasToKubernetes(MoveReplicas):
         actions = []
         for g, (plan, brokers) in enumerate(zip(plans, groups), start=1):
             for i, row in enumerate(batch_estimates(plan, throttle), start=1):
-                where = f"group {g}/{len(plans)} (VM brokers {_ids(brokers)}), batch {i}/{plan.summary.batches}"
+                where = f"group {g}/{len(plans)} (VM brokers {id_list(brokers)}), batch {i}/{plan.summary.batches}"
                 actions.append(Action("reassign", where, row))
         actions.append(Action("estimate", "all groups and batches", plan_estimate(plans, throttle)))
         return actions
@@ -362,15 +356,15 @@ class MoveLeadership(Step):
     def apply(self, ctx: StepContext) -> None:
         config = self.resources.config
         with self.resources.zookeeper() as zk, KafkaAdmin(config.cluster) as admin:
-            elect_preferred(
-                zk,
+            keys = self._partitions(ctx)
+            elect_preferred_leaders(
                 admin,
-                self._partitions(ctx),
+                keys,
                 attempts=ELECTION_ATTEMPTS,
-                sleep=self.resources.sleep,
-                interval=self.resources.poll_interval,
+                pause=lambda: self.resources.sleep(self.resources.poll_interval),
+                still_pending=lambda: list(not_preferred(zk, keys)),
                 on_attempt=lambda attempt, asked, failed: ctx.events.emit(
-                    "rebalance.leaders", PHASE, self.name, asked=asked, not_elected=failed, attempt=attempt
+                    "rebalance.leaders", PHASE, self.name, asked=asked, not_elected=len(failed), attempt=attempt + 1
                 ),
             )
 
@@ -421,7 +415,7 @@ class RetireVmBrokers(Step):
         if found.empty:
             return None
         return (
-            f"VM broker ID(s) {_ids(vm)} are still named in {found.describe()}. A KRaft migration stalls on "
+            f"VM broker ID(s) {id_list(vm)} are still named in {found.describe()}. A KRaft migration stalls on "
             "such IDs. Move these partitions onto the Kubernetes brokers (kafka-reassign-partitions.sh, or roll "
             "this phase back and run it again to plan them), remove the throttle entries, then `migrator resume`"
         )
@@ -438,9 +432,8 @@ class RetireVmBrokers(Step):
                     zk,
                     still,
                     live,
-                    elections=CONTROLLER_ELECTIONS,
                     sleep=self.resources.sleep,
-                    interval=self.resources.poll_interval,
+                    poll_interval=self.resources.poll_interval,
                     on_election=lambda c: ctx.events.emit("rebalance.controller_election", PHASE, self.name, controller=c),
                 )
 
@@ -454,7 +447,7 @@ class RetireVmBrokers(Step):
         if controller in vm:
             return Verdict.pending(f"VM broker {controller} is still the controller", 5.0)
         return Verdict.ok(
-            f"VM broker(s) {_ids(vm)} hold no replica, lead nothing and are named in no replica list, throttle list "
+            f"VM broker(s) {id_list(vm)} hold no replica, lead nothing and are named in no replica list, throttle list "
             f"or reassignment; the controller is broker {controller}"
         )
 
@@ -486,14 +479,14 @@ class StopVmHosts(Step):
 
     def verify(self, ctx: StepContext) -> Verdict:
         ids = [b.id for b in self._vm(ctx)]
-        verdict = verdict_of(self.resources.platform.check_retired(ids))
+        verdict = self.resources.platform.check_retired(ids)
         if not verdict.done:
             return verdict
         with self.resources.zookeeper() as zk:
             left = sorted(set(ids) & set(zk.broker_ids()))
         if left:
-            return Verdict.pending(f"VM broker(s) {_ids(left)} still registered in ZooKeeper", 5.0)
-        return Verdict.ok(f"no VM broker is registered ({_ids(ids)} stopped): the KRaft cutover may start")
+            return Verdict.pending(f"VM broker(s) {id_list(left)} still registered in ZooKeeper", 5.0)
+        return Verdict.ok(f"no VM broker is registered ({id_list(ids)} stopped): the KRaft cutover may start")
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         self.resources.platform.bring_back([NewBroker.from_dict(b) for b in before.get("brokers", [])])
@@ -513,9 +506,5 @@ def build(
             RetireVmBrokers(resources),
             StopVmHosts(resources),
         ],
-        preconditions=[safety_precondition(config), resources.ready],
+        preconditions=[safety_precondition(config), Precondition("rebalance-ready", resources.ready)],
     )
-
-
-def _ids(ids: tuple[int, ...] | list[int]) -> str:
-    return ", ".join(str(i) for i in sorted(ids)) or "none"

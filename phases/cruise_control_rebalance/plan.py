@@ -8,11 +8,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from migrator.cluster.environments import Environments
+from migrator.config import MigrationConfig
 from migrator.dns.config import DnsConfig
 from migrator.movers.plan import BatchLimits, MovePlan, PlannerCluster, PlannerPartition, summarize
 from migrator.movers.planner import plan_drain
+from migrator.movers.rebalance_config import RebalanceConfig
+from migrator.movers.settings import MovementConfig, resolve_movement
 
 JSON = dict[str, Any]
+
+
+def rebalance_settings(config: MigrationConfig) -> RebalanceConfig:
+    """The section as configured, or its defaults."""
+    return config.cruise_control_rebalance or RebalanceConfig()
+
+
+def movement_settings(config: MigrationConfig) -> MovementConfig:
+    """This phase's movement settings: its own, else the migration's, else the defaults."""
+    return resolve_movement(rebalance_settings(config).movement, config.movement)
 
 
 def broker_groups(vm: Sequence[int], per_group: int | None) -> list[tuple[int, ...]]:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -29,8 +27,8 @@ from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.dns_server import DnsServer
 from migrator.sandbox.ports import broker_host
 from migrator.session import Session
+from tests.waiting import unique, wait_for  # noqa: F401  (the shift tests import both from here)
 
-T = TypeVar("T")
 OFFSET = 100
 PartitionKey = tuple[str, int]
 
@@ -42,18 +40,8 @@ PartitionKey = tuple[str, int]
 WORKLOAD_CLIENT = {"max.in.flight.requests.per.connection": 1}
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def wait_for(condition: Callable[[], T], what: str, timeout: float = 60.0, interval: float = 0.3) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := condition():
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
 
 
 def write_config(

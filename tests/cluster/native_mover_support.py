@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from confluent_kafka import Producer
@@ -35,23 +32,13 @@ from migrator.movers.native import MoveReplicas, planner_view
 from migrator.movers.plan import BatchLimits, MovePlan
 from migrator.movers.planner import plan_mapping
 from migrator.sandbox.cluster import SandboxCluster
+from tests.waiting import unique, wait_for  # noqa: F401  (the mover tests import both from here)
 
-T = TypeVar("T")
 PHASE = "move-test"
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def wait_for(condition: Callable[[], T], what: str, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := condition():
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def write_config(cluster: SandboxCluster, directory: Path, **movement: Any) -> MigrationConfig:
@@ -139,7 +126,7 @@ def machine(config: MigrationConfig) -> Machine:
 
 
 def context(config: MigrationConfig, plan: MovePlan, bus: EventBus) -> StepContext:
-    return StepContext(config=config, resources=None, state={MoveReplicas.plan_key: plan.to_dict()}, events=bus)
+    return StepContext(config=config, state={MoveReplicas.plan_key: plan.to_dict()}, events=bus)
 
 
 def mover_state(config: MigrationConfig) -> dict[str, Any]:

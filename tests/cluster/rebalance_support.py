@@ -60,7 +60,7 @@ def machine(config: MigrationConfig) -> Machine:
 
 
 def context(config: MigrationConfig, bus: EventBus | None = None) -> StepContext:
-    return StepContext(config=config, resources=None, state={}, events=bus or EventBus())
+    return StepContext(config=config, state={}, events=bus or EventBus())
 
 
 def _child(config_path: str) -> None:

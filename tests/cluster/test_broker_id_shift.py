@@ -111,7 +111,7 @@ def _assert_no_throttle_left(zk: Znodes) -> None:
 
 def test_the_plan_shows_the_shift_and_changes_nothing(world: World) -> None:
     session, _ = world.session()
-    plan = session.machine.plan(session.phase(PHASE), session.context(dry_run=True))
+    plan = session.machine.plan(session.phase(PHASE), session.context())
     assert plan.skip_reason is None and plan.point_of_no_return is None
     steps = {s.name: s for s in plan.steps}
     assert [a.target for a in steps["provision-new-brokers"].actions] == ["broker 100", "broker 101", "broker 102"]

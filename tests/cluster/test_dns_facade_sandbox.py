@@ -14,7 +14,8 @@ from migrator.dns.resolve import resolve_bootstrap
 from migrator.engine.events import EventBus
 from migrator.engine.step import StepContext
 from migrator.sandbox.dns_server import DnsServer
-from phases.dns_facade import DnsFacadeResources, build
+from migrator.dns.steps import DnsFacadeResources
+from phases.dns_facade import build
 from tests.dns_fixtures import bind_primary, rfc2136_config  # noqa: F401
 
 pytestmark = pytest.mark.cluster
@@ -25,7 +26,7 @@ def test_facade_over_the_live_inventory_leads_clients_to_the_cluster(sandbox, bi
     config = config.model_copy(update={"dns": rfc2136_config(bind_primary)})
     resources = DnsFacadeResources(config, clock=lambda: 0.0)
     phase = build(config, resources)
-    ctx = StepContext(config=config, resources=resources, state={}, events=EventBus())
+    ctx = StepContext(config=config, state={}, events=EventBus())
 
     inventory, create = phase.step("inventory-brokers"), phase.step("create-facade-records")
     inventory.apply(ctx)

@@ -16,7 +16,8 @@ from migrator.dns.resolve import resolve_bootstrap
 from migrator.engine.events import EventBus
 from migrator.engine.step import StepContext
 from migrator.sandbox.dns_server import DnsServer
-from phases.dns_facade import BrokerAddress, DnsFacadeResources, RepointFacade, build
+from migrator.dns.steps import BrokerAddress, DnsFacadeResources, RepointFacade
+from phases.dns_facade import build
 from tests.dns_fixtures import bind_primary, rfc2136_config  # noqa: F401
 from tests.fake_clock import FakeClock
 
@@ -35,7 +36,7 @@ def _config(server: DnsServer, servers: list[DnsServer] | None = None) -> Migrat
 
 
 def _context(config: MigrationConfig, resources: DnsFacadeResources) -> StepContext:
-    return StepContext(config=config, resources=resources, state={}, events=EventBus())
+    return StepContext(config=config, state={}, events=EventBus())
 
 
 def _names(config: MigrationConfig) -> list[str]:

@@ -10,7 +10,8 @@ from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
 from migrator.engine.step import StepContext
 from migrator.sandbox.dns_server import DnsServer
-from phases.dns_facade import BrokerAddress, DnsFacadeResources, RepointFacade, build
+from migrator.dns.steps import BrokerAddress, DnsFacadeResources, RepointFacade
+from phases.dns_facade import build
 from tests.dns_fixtures import bind_primary, bind_secondary, rfc2136_config  # noqa: F401
 from tests.fake_clock import FakeClock
 
@@ -35,7 +36,7 @@ def test_verify_waits_for_every_authoritative_server_then_one_ttl(bind_primary: 
     )
     clock = FakeClock(now=1_000_000.0)
     resources = DnsFacadeResources(config, inventory=lambda: BROKERS, clock=clock)
-    ctx = StepContext(config=config, resources=resources, state={}, events=EventBus())
+    ctx = StepContext(config=config, state={}, events=EventBus())
     phase = build(config, resources)
     assert [str(s.address) for s in resources.servers] == [bind_primary.address, bind_secondary.address]
 

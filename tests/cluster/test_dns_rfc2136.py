@@ -8,7 +8,7 @@ import dns.tsigkeyring
 import dns.update
 import pytest
 
-from migrator.config import SecretRef
+from migrator.config_base import SecretRef
 from migrator.dns.facade import Facade
 from migrator.dns.ownership import NotOurs, marker_name
 from migrator.dns.provider import ConcurrentChange

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -31,12 +29,11 @@ from migrator.engine.step import StepContext
 from migrator.errors import BadInput, SafetyGateError
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 from migrator.sandbox.ports import free_port
+from tests.waiting import unique, wait_for
 
 pytestmark = pytest.mark.cluster
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def config_for(cluster: SandboxCluster, tmp_path: Path, **changes: object) -> MigrationConfig:
@@ -61,18 +58,10 @@ def create_topics(cluster: SandboxCluster, *topics: NewTopic) -> None:
     )
 
 
-def wait_for(condition, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := condition():
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def context(config: MigrationConfig, state: dict | None = None) -> StepContext:
-    return StepContext(config=config, resources=None, state=state or {}, events=EventBus())
+    return StepContext(config=config, state=state or {}, events=EventBus())
 
 
 # -- the picture matches the cluster ----------------------------------------------------------------

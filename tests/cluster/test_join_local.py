@@ -90,10 +90,10 @@ def test_local_target_joins_sandbox_brokers_and_rolls_back(cluster: tuple[Sandbo
     config = local_target_config(sandbox, tmp_path, shared_port)
     phase = mixed_cluster_join.build(config)
     machine = Machine(LocalFileStore(config.checkpoint.path), config.migration_id)
-    ctx = StepContext(config=config, resources=None, state={}, events=EventBus())
+    ctx = StepContext(config=config, state={}, events=EventBus())
 
     # The dry run shows each new broker's server.properties and a diff against the sandbox (absent).
-    plan = machine.plan(phase, StepContext(config=config, resources=None, state={}, events=EventBus(), dry_run=True))
+    plan = machine.plan(phase, StepContext(config=config, state={}, events=EventBus()))
     [render] = plan.steps[0].actions
     assert "broker.id=1000" in render.detail["manifests"]
     assert f"inter.broker.listener.name={shared}" in render.detail["manifests"]

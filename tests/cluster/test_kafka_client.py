@@ -11,7 +11,7 @@ from migrator.clients.kafka import KafkaAdmin
 from migrator.clients.zk import ZooKeeper
 from migrator.cluster.throttles import LEADER_REPLICAS
 from migrator.config import load_config
-from migrator.movers.throttle_writer import KAFKA_IO_ERRORS
+from migrator.clients.kafka import KAFKA_IO_ERRORS
 from tests.cluster.native_mover_support import create_topic, unique, wait_for
 
 pytestmark = pytest.mark.cluster

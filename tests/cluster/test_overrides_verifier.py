@@ -18,7 +18,7 @@ import yaml
 from migrator.clients.kafka import KafkaAdmin
 from migrator.cluster.overrides_verifier import UNAVAILABLE, verify_overrides
 from migrator.config import MigrationConfig
-from migrator.platforms.strimzi_manifests import RenderedManifests, render_manifests
+from migrator.platforms.target.strimzi_manifests import RenderedManifests, render_manifests
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 from migrator.sandbox.ports import free_port
 

@@ -24,10 +24,10 @@ import yaml
 from migrator.clients import aws
 from migrator.config import load_config
 from migrator.errors import BadInput, PermanentError
-from migrator.platforms.ec2 import MANAGED_BY, Ec2Platform
-from migrator.platforms.factory import source_platform
+from migrator.platforms.source.ec2 import MANAGED_BY, Ec2Platform
+from migrator.platforms.source.factory import source_platform
 from migrator.platforms.model import HostState, NewBroker, Outcome
-from migrator.platforms.user_data import HOST_MARK
+from migrator.platforms.source.user_data import HOST_MARK
 from migrator.sandbox.cluster import SandboxCluster
 from tests.dns_fixtures import aws_env, moto_endpoint  # noqa: F401
 
@@ -135,7 +135,7 @@ def test_provision_launches_tagged_brokers_and_retire_terminates_them(
 
     # No VM runs behind moto, so no broker registers: the check must say "not yet", naming the instance.
     check = platform.check_registered(BROKERS)
-    assert check.pending
+    assert check.waiting
     assert f"Broker 100 is not registered yet; host is running ({records[0].handle}" in check.reason
     with pytest.raises(PermanentError, match="did not register within 1 s"):  # the wait is bounded
         platform.wait_registered(BROKERS, timeout=1)

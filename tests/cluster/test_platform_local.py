@@ -13,8 +13,8 @@ from kazoo.client import KazooClient
 
 from migrator.config import load_config
 from migrator.errors import BadInput
-from migrator.platforms.factory import source_platform
-from migrator.platforms.local import LocalPlatform
+from migrator.platforms.source.factory import source_platform
+from migrator.platforms.source.local import LocalPlatform
 from migrator.platforms.model import HostState, NewBroker, Outcome
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 
@@ -56,7 +56,7 @@ def _registration(cluster: SandboxCluster, broker_id: int) -> dict[str, object] 
 def test_provision_joins_the_cluster_and_retire_leaves_it(cluster: SandboxCluster, tmp_path: Path) -> None:
     platform = _platform(cluster, tmp_path)
     broker = NewBroker(100, "a")
-    assert platform.check_registered([broker]).failed  # no host yet: nothing would ever register
+    assert platform.check_registered([broker]).gave_up  # no host yet: nothing would ever register
 
     [record] = platform.provision([broker])
     assert record.outcome is Outcome.LAUNCHED
@@ -73,7 +73,7 @@ def test_provision_joins_the_cluster_and_retire_leaves_it(cluster: SandboxCluste
     [again] = platform.provision([broker])  # idempotent: the running broker is reused
     assert (again.outcome, again.handle) == (Outcome.REUSED, record.handle)
 
-    assert platform.check_retired([100]).pending
+    assert platform.check_retired([100]).waiting
     platform.retire([100])
     assert _registration(cluster, 100) is None
     assert platform.check_retired([100]).done

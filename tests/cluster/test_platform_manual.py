@@ -12,8 +12,8 @@ import yaml
 from kazoo.client import KazooClient
 
 from migrator.config import load_config
-from migrator.platforms.factory import source_platform
-from migrator.platforms.manual import ManualPlatform
+from migrator.platforms.source.factory import source_platform
+from migrator.platforms.source.manual import ManualPlatform
 from migrator.platforms.model import NewBroker, Outcome
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 
@@ -82,16 +82,16 @@ def test_instructions_name_every_broker_and_host_then_verification_follows_the_h
             assert f"       {line}\n" in text
         assert f"Run: ssh {HOSTS[broker.id]} sudo systemctl enable --now kafka" in text
     check = platform.check_registered(brokers)
-    assert check.pending and "Broker 100 is not registered yet" in check.reason
+    assert check.waiting and "Broker 100 is not registered yet" in check.reason
 
     # The human starts broker 100 as told, and broker 101 with the wrong rack.
     cluster.add_broker(BrokerSpec(100, "a"))
     check = platform.check_registered(brokers)
-    assert check.pending and "Broker 100" not in check.reason and "Broker 101" in check.reason
+    assert check.waiting and "Broker 100" not in check.reason and "Broker 101" in check.reason
     assert platform.check_registered(brokers[:1]).done
     cluster.add_broker(BrokerSpec(101, "c"))
     check = platform.check_registered(brokers)
-    assert check.failed and "Broker 101 registered with rack 'c', not 'b'" in check.reason
+    assert check.gave_up and "Broker 101 registered with rack 'c', not 'b'" in check.reason
 
     # Provisioning again asks nothing more of anyone for a registered broker.
     assert platform.provision(brokers[:1])[0].outcome is Outcome.REUSED
@@ -102,7 +102,7 @@ def test_instructions_name_every_broker_and_host_then_verification_follows_the_h
     # The host of a live broker is the one it registered with, here the sandbox's address.
     assert f"Retire broker 100 on host {cluster.brokers[100].host}" in retire_text
     assert "sudo systemctl disable --now kafka" in retire_text
-    assert platform.check_retired([100]).pending
+    assert platform.check_retired([100]).waiting
     cluster.stop_broker(100)  # the human's controlled shutdown
     assert platform.check_retired([100]).done
     platform.retire([100])  # nothing left to ask for
@@ -121,5 +121,5 @@ def test_a_broker_under_another_chroot_is_reported_as_another_cluster(
         makepath=True,
     )
     check = platform.check_registered([NewBroker(100, "a")])
-    assert check.failed
+    assert check.gave_up
     assert "registered under the chroot /kafka-typo" in check.reason and "ANOTHER cluster" in check.reason

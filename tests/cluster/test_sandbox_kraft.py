@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from migrator.errors import MigratorError
 from migrator.sandbox import jars
 from migrator.sandbox.cluster import BrokerSpec, SandboxCluster, SandboxError
 from migrator.sandbox.ports import broker_host, free_port, listening_ports
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -57,12 +58,6 @@ def properties(path: Path) -> dict[str, str]:
     return {key: value for key, value in lines}
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
 
 
 def read_all(bootstrap: str, topic: str, partitions: int) -> list[bytes]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 
 import pytest
 from confluent_kafka import OFFSET_END, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from migrator.sandbox.workload import Workload, WorkloadReport, encode_value, key_name
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -19,12 +18,6 @@ def _topic() -> str:
     return f"workload-{uuid.uuid4().hex[:8]}"
 
 
-def _wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def _assert_nothing_wrong(report: WorkloadReport) -> None:
@@ -44,7 +37,7 @@ def test_healthy_cluster_loses_nothing(sandbox) -> None:
 
     workload = Workload(bootstrap, topic=_topic(), rate_per_s=200, keys=8)
     with workload:
-        _wait_for(lambda: workload.snapshot().consumed >= 400, "the consumer to read 400 messages")
+        wait_for(lambda: workload.snapshot().consumed >= 400, "the consumer to read 400 messages")
         assert workload.snapshot().lost is None  # loss is only judged after the drain
 
     report = workload.report
@@ -57,7 +50,7 @@ def test_acknowledged_data_deleted_before_it_was_consumed_is_reported_lost(sandb
     workload = Workload(sandbox.bootstrap_servers, topic=_topic(), rate_per_s=200, keys=8)
     workload.start(consume=False)
     try:
-        _wait_for(lambda: workload.snapshot().acknowledged >= 200, "200 acknowledged messages")
+        wait_for(lambda: workload.snapshot().acknowledged >= 200, "200 acknowledged messages")
         # Everything below each partition's high watermark is acknowledged (acks=all) and unread.
         admin = AdminClient({"bootstrap.servers": sandbox.bootstrap_servers})
         futures = admin.delete_records(
@@ -65,7 +58,7 @@ def test_acknowledged_data_deleted_before_it_was_consumed_is_reported_lost(sandb
         )
         deleted = sum(future.result().low_watermark for future in futures.values())
         workload.start_consuming()
-        _wait_for(lambda: workload.snapshot().consumed >= 100, "the consumer to read what came after")
+        wait_for(lambda: workload.snapshot().consumed >= 100, "the consumer to read what came after")
     finally:
         report = workload.stop(drain_timeout_s=20)
 
@@ -79,7 +72,7 @@ def test_acknowledged_data_deleted_before_it_was_consumed_is_reported_lost(sandb
 def test_a_message_written_twice_is_reported_duplicated(sandbox) -> None:
     workload = Workload(sandbox.bootstrap_servers, topic=_topic(), rate_per_s=200, keys=4)
     with workload:
-        _wait_for(lambda: workload.snapshot().consumed >= 50, "the consumer to read 50 messages")
+        wait_for(lambda: workload.snapshot().consumed >= 50, "the consumer to read 50 messages")
         # A second writer appends a copy of an already acknowledged message: the log now holds it twice.
         copier = Producer({"bootstrap.servers": sandbox.bootstrap_servers, "acks": "all"})
         copier.produce(workload.topic, key=key_name(0).encode(), value=encode_value(workload.run_id, 0))
@@ -96,10 +89,10 @@ def test_a_broker_restart_loses_nothing_and_raises_no_false_alarm(sandbox_factor
     cluster = sandbox_factory()  # 3 brokers, racks a, b, c
     workload = Workload(cluster.bootstrap_servers, topic=_topic(), rate_per_s=200, keys=8)
     with workload:
-        _wait_for(lambda: workload.snapshot().consumed >= 200, "the consumer to read 200 messages")
+        wait_for(lambda: workload.snapshot().consumed >= 200, "the consumer to read 200 messages")
         cluster.stop_broker(0)
         consumed = workload.snapshot().consumed
-        _wait_for(lambda: workload.snapshot().consumed >= consumed + 200, "progress with a broker down")
+        wait_for(lambda: workload.snapshot().consumed >= consumed + 200, "progress with a broker down")
         cluster.start_broker(0)
 
     _assert_nothing_wrong(workload.report)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from migrator.clients.k8s import api_client
-from migrator.engine.k8s_store import KubernetesStore
+from migrator.k8s_checkpoint.store import KubernetesStore
 
 
 def main(kubeconfig: str, namespace: str, migration_id: str, lease_seconds: str = "60") -> None:

@@ -28,8 +28,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from migrator.platforms.strimzi import StrimziPlatform
-from migrator.platforms.strimzi_target import StrimziTarget
+from migrator.platforms.target.strimzi_api import StrimziPlatform
+from migrator.platforms.target.strimzi import StrimziTarget
 from migrator.sandbox import configs, jars
 from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.kube import KubeRig

@@ -29,9 +29,9 @@ from migrator.engine.checkpoint import LocalFileStore
 from migrator.engine.events import EventBus
 from migrator.engine.machine import Machine
 from migrator.engine.step import StepContext
-from migrator.platforms.strimzi import StrimziPlatform
-from migrator.platforms.strimzi_manifests import RenderedManifests
-from migrator.platforms.strimzi_target import StrimziTarget
+from migrator.platforms.target.strimzi_api import StrimziPlatform
+from migrator.platforms.target.strimzi_manifests import RenderedManifests
+from migrator.platforms.target.strimzi import StrimziTarget
 from migrator.sandbox import jars
 from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.kube import KubeRig
@@ -120,7 +120,7 @@ class MixedRig:
         return Machine(LocalFileStore(self.workdir / name), self.config.migration_id)
 
     def context(self) -> StepContext:
-        return StepContext(config=self.config, resources=None, state={}, events=EventBus())
+        return StepContext(config=self.config, state={}, events=EventBus())
 
     def operator_image(self) -> tuple[str, str | None]:
         operator = self.target().platform.operator()

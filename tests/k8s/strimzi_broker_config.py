@@ -15,7 +15,13 @@ What Strimzi writes (KafkaBrokerConfigurationBuilder) and what the stand-in does
   it (no pod DNS names), the inter-broker listener on the sandbox's shared broker port and the others
   on free ports; CONTROLPLANE-9090 and REPLICATION-9091 are PLAINTEXT (no cluster CA here).
 - spec.kafka.config minus what Strimzi drops: upstream applies the forbidden-prefix rule
-  (strimzi_config.strimzi_drops); the fork lets through the keys overrides.yaml says it does.
+  (FORBIDDEN_PREFIXES below); the fork lets through FORK_LETS_THROUGH, as strimzi-overrides/README.md
+  specifies the fork.
+
+This stand-in keeps its own tables of Strimzi's behaviour, written from Strimzi 0.45.2's sources and
+checked against the Kafka CRD Strimzi publishes (tests/unit/test_strimzi_stand_in_config.py), and
+imports nothing of the migrator: the join and handback tests compare the migrator with this model, not
+the migrator's model with itself.
 - spec.cruiseControl.config metric.reporter.topic becomes cruise.control.metrics.topic (the reporter
   class itself is not on the sandbox's classpath, so metric.reporters is left out).
 """
@@ -23,11 +29,7 @@ What Strimzi writes (KafkaBrokerConfigurationBuilder) and what the stand-in does
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
 from typing import Any, Literal
-
-from migrator.platforms.strimzi_config import strimzi_drops
-from migrator.platforms.strimzi_manifests import load_override_specs
 
 Mode = Literal["fork", "upstream"]
 CONTROLPLANE = "CONTROLPLANE-9090"
@@ -38,20 +40,45 @@ DEFAULT_METRICS_TOPIC = "strimzi.cruisecontrol.metrics"
 SHARED_PORT = "{port}"
 
 
-@cache
-def fork_lets_through() -> frozenset[str]:
-    """The spec.kafka.config keys the fork exempts from Strimzi's forbidden prefixes (overrides.yaml)."""
-    return frozenset(
-        spec.key
-        for spec in load_override_specs()
-        if spec.set_in == "kafka_config" and spec.fork is not None and spec.fork.forbidden_prefix
-    )
+# io.strimzi.api.kafka.model.kafka.KafkaClusterSpec.FORBIDDEN_PREFIXES and FORBIDDEN_PREFIX_EXCEPTIONS
+# (strimzi-kafka-operator 0.45.2, api module), applied by KafkaConfiguration through
+# AbstractConfiguration.filterForbidden: a key that starts with a prefix (lower-cased) is dropped with a
+# warning in the operator log, unless it equals an exception. The CRD's spec.kafka.config description
+# lists the same two sets.
+FORBIDDEN_PREFIXES = (
+    "listeners", "advertised.", "broker.", "listener.", "host.name", "port", "inter.broker.listener.name",
+    "sasl.", "ssl.", "security.", "password.", "log.dir", "zookeeper.connect", "zookeeper.set.acl",
+    "zookeeper.ssl", "zookeeper.clientCnxnSocket", "authorizer.", "super.user", "cruise.control.metrics.topic",
+    "cruise.control.metrics.reporter.bootstrap.servers", "node.id", "process.roles", "controller.",
+    "metadata.log.dir", "zookeeper.metadata.migration.enable", "client.quota.callback.static.kafka.admin.",
+    "client.quota.callback.static.produce", "client.quota.callback.static.fetch",
+    "client.quota.callback.static.storage.per.volume.limit.min.available.",
+    "client.quota.callback.static.excluded.principal.name.list",
+)  # fmt: skip
+FORBIDDEN_PREFIX_EXCEPTIONS = frozenset({
+    "zookeeper.connection.timeout.ms", "sasl.server.max.receive.size", "ssl.cipher.suites", "ssl.protocol",
+    "ssl.enabled.protocols", "ssl.secure.random.implementation", "cruise.control.metrics.topic.num.partitions",
+    "cruise.control.metrics.topic.replication.factor", "cruise.control.metrics.topic.retention.ms",
+    "cruise.control.metrics.topic.auto.create.retries", "cruise.control.metrics.topic.auto.create.timeout.ms",
+    "cruise.control.metrics.topic.min.insync.replicas", "controller.quorum.election.backoff.max.ms",
+    "controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms",
+})  # fmt: skip
+#: The keys the fork exempts from the forbidden prefixes: its whole change to KafkaClusterSpec, as
+#: strimzi-overrides/README.md ("What the fork changes") specifies it.
+FORK_LETS_THROUGH = frozenset({"zookeeper.connect", "zookeeper.ssl.client.enable", "inter.broker.listener.name"})
+
+
+def strimzi_drops(key: str) -> bool:
+    """Whether Strimzi 0.45 drops `key` from spec.kafka.config."""
+    if key in FORBIDDEN_PREFIX_EXCEPTIONS:
+        return False
+    return any(key.lower().startswith(prefix.lower()) for prefix in FORBIDDEN_PREFIXES)
 
 
 def user_config(kafka: Mapping[str, Any], mode: Mode) -> dict[str, str]:
     """spec.kafka.config as the operator passes it on (the rest it drops with a log line)."""
     config = (kafka["spec"]["kafka"].get("config") or {}).items()
-    exempt = fork_lets_through() if mode == "fork" else frozenset()
+    exempt = FORK_LETS_THROUGH if mode == "fork" else frozenset()
     return {key: _text(value) for key, value in config if key in exempt or not strimzi_drops(key)}
 
 

@@ -36,14 +36,15 @@ from migrator.engine.checkpoint import (
     StepStatus,
     utcnow,
 )
-from migrator.engine.k8s_lease import HOLDER_ANNOTATION, LockLost, micro_time
-from migrator.engine.k8s_store import COMPRESSED_KEY, KubernetesStore
+from migrator.k8s_checkpoint.lease import HOLDER_ANNOTATION, LockLost, micro_time
+from migrator.k8s_checkpoint.store import COMPRESSED_KEY, KubernetesStore
 from migrator.engine.lock import BREAK_STALE_FLAG, LockInfo
 from migrator.engine.machine import Machine
 from migrator.engine.phase import Phase
 from migrator.errors import BadInput
 from migrator.sandbox.kube import KubeRig
-from migrator.session import Session, open_store
+from migrator.checkpoint_store import open_store
+from migrator.session import Session
 from tests.unit.engine_fakes import Crasher, FakeSystem, KeyStep, SimulatedCrash, context_with_events
 
 pytestmark = pytest.mark.k8s

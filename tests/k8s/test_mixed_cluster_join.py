@@ -19,7 +19,7 @@ from migrator.cli import app
 from migrator.clients.zk import ZooKeeper
 from migrator.engine.step import StepContext
 from migrator.errors import PermanentError
-from migrator.platforms.strimzi_manifests import render_manifests
+from migrator.platforms.target.strimzi_manifests import render_manifests
 from migrator.sandbox.kube import KubeRig
 from phases import mixed_cluster_join
 from tests.k8s.mixed_cluster_rig import FORKED, NEW_IDS, UPSTREAM, MixedRig, mixed_cluster_rig

@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client as k8s
 
 from migrator.errors import PermanentError, SafetyGateError
-from migrator.platforms.strimzi import GROUP, VERSION
+from migrator.platforms.target.strimzi_api import GROUP, VERSION
 from migrator.sandbox.kube import KubeRig
 from phases import mixed_cluster_join, operator_handback
 from phases.operator_handback import (

@@ -20,7 +20,7 @@ from kubernetes import utils as k8s_utils
 
 from migrator.clients.k8s import call
 from migrator.engine.checkpoint import PauseRequest
-from migrator.engine.k8s_store import KubernetesStore
+from migrator.k8s_checkpoint.store import KubernetesStore
 from migrator.engine.machine import Machine
 from migrator.engine.phase import Phase
 from migrator.errors import BadInput

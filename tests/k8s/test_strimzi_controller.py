@@ -18,10 +18,10 @@ from kazoo.client import KazooClient
 from kubernetes import client as k8s
 
 from migrator.clients.kafka import KafkaAdmin
-from migrator.config import ClusterConfig
+from migrator.clients.connection import ClusterConfig
 from migrator.cluster.overrides_verifier import verify_overrides
-from migrator.platforms.strimzi import StrimziPlatform
-from migrator.platforms.strimzi_manifests import RenderedManifests, render_manifests
+from migrator.platforms.target.strimzi_api import StrimziPlatform
+from migrator.platforms.target.strimzi_manifests import RenderedManifests, render_manifests
 from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.kube import KubeRig
 from migrator.sandbox.ports import broker_host

@@ -14,8 +14,8 @@ import pytest
 from kubernetes import client as k8s
 
 from migrator.errors import BadInput
-from migrator.platforms.strimzi import ConcurrentChange, FieldConflict, StrimziPlatform
-from migrator.platforms.strimzi_manifests import BUILD_ANNOTATION, RenderedManifests, render_manifests
+from migrator.platforms.target.strimzi_api import ObjectChanged, FieldConflict, StrimziPlatform
+from migrator.platforms.target.strimzi_manifests import BUILD_ANNOTATION, RenderedManifests, render_manifests
 from migrator.sandbox.kube import KubeRig
 from migrator.sandbox.ports import HOST
 from tests.k8s.strimzi_support import FORKED, UPSTREAM, fresh_namespaces, install_operator, migration_config
@@ -155,7 +155,7 @@ def test_a_write_racing_another_writer_is_retried_after_a_fresh_read_and_given_u
 
     platform.conflict_attempts = 3
     racing(platform, "get", label_kafka, times=100)
-    with pytest.raises(ConcurrentChange, match="3 times in a row"):
+    with pytest.raises(ObjectChanged, match="3 times in a row"):
         platform.annotate("Kafka", "events", {"strimzi.io/kraft": "migration"})
     assert platform.kafka()["metadata"]["annotations"]["strimzi.io/kraft"] == "disabled"  # type: ignore[index]
 
@@ -179,7 +179,7 @@ def test_delete_removes_only_the_version_that_was_read(
     platform.apply(rendered.node_pool)
     read = platform.node_pool()
     human_patch(admin, "kafkanodepools", platform.namespace, "brokers", {"metadata": {"labels": {"touched": "yes"}}})
-    with pytest.raises(ConcurrentChange, match="changed after it was read"):
+    with pytest.raises(ObjectChanged, match="changed after it was read"):
         platform.delete(read)  # type: ignore[arg-type]
     assert platform.node_pool() is not None
 
@@ -189,7 +189,7 @@ def test_delete_removes_only_the_version_that_was_read(
     assert platform.delete(fresh) is False  # type: ignore[arg-type]
 
     platform.apply(rendered.node_pool)  # the same name again, a new object
-    with pytest.raises(ConcurrentChange):
+    with pytest.raises(ObjectChanged):
         platform.delete(fresh)  # type: ignore[arg-type]
     assert platform.node_pool()["metadata"]["uid"] != fresh["metadata"]["uid"]  # type: ignore[index]
 

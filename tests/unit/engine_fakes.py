@@ -135,7 +135,7 @@ def context_with_events() -> tuple[StepContext, list[Event]]:
     events: list[Event] = []
     bus = EventBus()
     bus.subscribe(events.append)
-    return StepContext(config=None, resources=None, state={}, events=bus), events
+    return StepContext(config=None, state={}, events=bus), events
 
 
 @contextmanager

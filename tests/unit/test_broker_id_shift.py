@@ -15,30 +15,27 @@ from migrator.engine.events import EventBus
 from migrator.engine.step import StepContext
 from migrator.errors import BadInput
 from migrator.movers.settings import MovementConfig
-from migrator.platforms.base import PlatformSettings
-from migrator.platforms.config import ManualPlatformConfig
-from migrator.platforms.manual import ManualPlatform
+from migrator.platforms.source.base import PlatformSettings
+from migrator.platforms.source.config import ManualPlatformConfig
+from migrator.platforms.source.manual import ManualPlatform
 from migrator.platforms.model import Host, HostState
 from migrator.platforms.properties import PropertiesTemplate
 from migrator.platforms.registration import Registrations
 from phases import PHASES, phase_names
 from migrator.engine.checkpoint import Checkpoint, LocalFileStore, PhaseRecord, StepStatus
-from phases.broker_id_shift import (
-    HOSTS,
-    SHIFT,
+from migrator.engine.machine import Machine
+from phases.broker_id_shift import HOSTS, SHIFT, ShiftResources, build
+from phases.broker_id_shift.plan import (
     ShiftPlan,
-    ShiftResources,
-    phase_started,
-    build,
     check_bootstrap,
     facade_targets,
     move_plan,
+    movement_settings,
     plan_shift,
     skip_reason,
     target_ids,
 )
-from phases.broker_id_shift_config import movement_settings
-from phases.dns_facade import DnsFacadeResources
+from migrator.dns.steps import DnsFacadeResources
 
 RACKS = {0: "a", 1: "b", 2: "c"}
 CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qg"
@@ -106,12 +103,12 @@ class _Platform(ManualPlatform):
         )
 
 
-def _resources(config: MigrationConfig, inventory: Inventory, started: bool = False) -> ShiftResources:
-    return ShiftResources(config, platform=_Platform(), inventory=lambda: inventory, started=lambda: started)
+def _resources(config: MigrationConfig, inventory: Inventory) -> ShiftResources:
+    return ShiftResources(config, platform=_Platform(), inventory=lambda: inventory)
 
 
 def _ctx(config: MigrationConfig, state: dict[str, Any] | None = None) -> StepContext:
-    return StepContext(config=config, resources=None, state=state or {}, events=EventBus())
+    return StepContext(config=config, state=state or {}, events=EventBus())
 
 
 # ------------------------------------------------------------------------------- needed at all?
@@ -241,13 +238,21 @@ def test_the_phase_is_registered_after_the_dns_facade_with_its_steps_in_runbook_
         "repoint-facade",
         "retire-old-brokers",
     ]
-    assert phase.irreversible_steps == [] and phase.skip_reason is None
+    assert phase.irreversible_steps == [] and phase.skip_when(_ctx(config)) is None
 
 
-def test_a_phase_that_has_begun_is_not_skipped_whatever_the_cluster_looks_like_now() -> None:
+def test_a_phase_that_has_begun_is_not_skipped_whatever_the_cluster_looks_like_now(tmp_path) -> None:
     config = _config(target=_target("[1000-1999]"))
-    assert build(config, _resources(config, _inventory())).skip_reason is not None
-    assert build(config, _resources(config, _inventory(), started=True)).skip_reason is None
+    phase = build(config, _resources(config, _inventory()))
+    store = LocalFileStore(tmp_path)
+    machine = Machine(store, config.migration_id)
+    assert "collide with no existing broker" in machine.plan(phase, _ctx(config)).skip_reason
+    checkpoint = Checkpoint(migration_id=config.migration_id)
+    record = checkpoint.phases.setdefault("broker-id-shift", PhaseRecord(name="broker-id-shift"))
+    record.sync_steps([s.name for s in phase.steps])
+    record.step("provision-new-brokers").status = StepStatus.DONE
+    store.save(checkpoint, expected_version=None)
+    assert machine.plan(phase, _ctx(config)).skip_reason is None
 
 
 def test_the_dry_run_plans_every_step_before_a_broker_exists() -> None:
@@ -307,20 +312,6 @@ def test_the_gate_pauses_on_an_unhealthy_cluster_and_passes_a_healthy_one() -> N
     assert not verdict.done and "under-replicated" in verdict.reason
 
 
-def test_whether_the_phase_has_begun_is_read_from_the_checkpoint(tmp_path) -> None:
-    config = _config(checkpoint={"path": str(tmp_path)})
-    assert not phase_started(config)  # no checkpoint yet
-    store = LocalFileStore(tmp_path)
-    checkpoint = Checkpoint(migration_id=config.migration_id)
-    record = checkpoint.phases.setdefault("broker-id-shift", PhaseRecord(name="broker-id-shift"))
-    record.sync_steps(["provision-new-brokers", "move-replicas"])
-    store.save(checkpoint, expected_version=None)
-    assert not phase_started(config)  # recorded, nothing ran
-    record.step("provision-new-brokers").status = StepStatus.DONE
-    store.save(checkpoint, expected_version=store.load().version)
-    assert phase_started(config)
-
-
 class _NoHosts(_Platform):
     """A platform that can see hosts and finds none for the source brokers (ec2 without existing_instances)."""
 
@@ -330,6 +321,6 @@ class _NoHosts(_Platform):
 
 def test_the_gate_refuses_source_brokers_the_platform_could_not_retire() -> None:
     config = _config()
-    resources = ShiftResources(config, platform=_NoHosts(), inventory=lambda: _inventory(), started=lambda: False)
+    resources = ShiftResources(config, platform=_NoHosts(), inventory=lambda: _inventory())
     with pytest.raises(BadInput, match="knows no host of source broker.s. 0, 1, 2.*existing_instances"):
         resources.shift_ready(_ctx(config))

@@ -11,7 +11,8 @@ from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
 from migrator.engine.step import StepContext
 from migrator.errors import BadInput
-from phases.dns_facade import BrokerAddress, DnsFacadeResources, build
+from migrator.dns.steps import BrokerAddress, DnsFacadeResources
+from phases.dns_facade import build
 
 BROKERS = [BrokerAddress(0, "kafka1.prod.example.com", 9092, "a"), BrokerAddress(1, "kafka2.prod.example.com", 9092, "b")]
 
@@ -34,7 +35,7 @@ def _config(**client_scan: object) -> MigrationConfig:
 def _run(config: MigrationConfig) -> tuple[StepContext, object]:
     resources = DnsFacadeResources(config, inventory=lambda: BROKERS)
     phase = build(config, resources)
-    ctx = StepContext(config=config, resources=resources, state={}, events=EventBus())
+    ctx = StepContext(config=config, state={}, events=EventBus())
     phase.step("inventory-brokers").apply(ctx)
     return ctx, phase
 

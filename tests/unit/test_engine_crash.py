@@ -72,7 +72,7 @@ def repeat_until_it_survives(directory: Path, system: FakeSystem, specs, points:
         system.crasher = Crasher(at=at)
         store = CrashingStore(directory, system.crasher)
         machine = Machine(store, "crash-test", sleep=clock.sleep, monotonic=clock.monotonic)
-        ctx = StepContext(config=None, resources=None, state={}, events=EventBus())
+        ctx = StepContext(config=None, state={}, events=EventBus())
         try:
             result = getattr(machine, action)(build_phase(system, specs), ctx)
         except SimulatedCrash:

@@ -9,7 +9,7 @@ from tests.unit.engine_fakes import Crasher, FakeClock, FakeSystem, KeyStep, Sim
 
 from migrator.engine.checkpoint import LocalFileStore, PhaseStatus, StepStatus
 from migrator.engine.machine import CONFIRM_FLAG, UNTIL_FLAG, Machine
-from migrator.engine.phase import Phase
+from migrator.engine.phase import Phase, Precondition
 from migrator.engine.step import StepContext, Verdict
 from migrator.errors import BadInput, MigratorError, PermanentError, SafetyGateError, TemporaryError
 
@@ -298,7 +298,8 @@ def test_a_failed_precondition_raises_a_safety_gate_and_applies_nothing(store, c
         return Verdict.failed("no active controller")
 
     ctx, events = context_with_events()
-    phase = Phase("demo", three_steps(system), preconditions=[lambda ctx: Verdict.ok(), controller_present])
+    preconditions = [Precondition("always", lambda ctx: Verdict.ok()), Precondition("controller_present", controller_present)]
+    phase = Phase("demo", three_steps(system), preconditions=preconditions)
     with pytest.raises(SafetyGateError, match="controller_present: no active controller"):
         machine_for(store, clock).run(phase, ctx)
 
@@ -314,7 +315,7 @@ def test_preconditions_guard_the_entry_only(store, clock, system) -> None:
     entry_holds = {"ok": True}
     steps = three_steps(system)
     steps[0].hooks["apply"] = lambda: entry_holds.update(ok=False)
-    phase = Phase("demo", steps, preconditions=[lambda ctx: Verdict(entry_holds["ok"], "entry")])
+    phase = Phase("demo", steps, preconditions=[Precondition("entry", lambda ctx: Verdict(entry_holds["ok"], "entry"))])
     steps[1].fail_next("apply", PermanentError("boom"))
     with pytest.raises(PermanentError):
         machine_for(store, clock).run(phase, context_with_events()[0])
@@ -324,7 +325,7 @@ def test_preconditions_guard_the_entry_only(store, clock, system) -> None:
 
 def test_a_phase_with_a_skip_reason_is_recorded_skipped_and_runs_nothing(store, clock, system) -> None:
     ctx, events = context_with_events()
-    phase = Phase("broker-id-shift", three_steps(system), skip_reason="the target can use node IDs 1000-1999")
+    phase = Phase("broker-id-shift", three_steps(system), skip_when=lambda ctx: "the target can use node IDs 1000-1999")
     record = machine_for(store, clock).run(phase, ctx)
 
     assert record.status is PhaseStatus.SKIPPED
@@ -334,12 +335,15 @@ def test_a_phase_with_a_skip_reason_is_recorded_skipped_and_runs_nothing(store, 
     assert [(e.kind, e.data["reason"]) for e in events] == [("phase.skipped", "the target can use node IDs 1000-1999")]
 
 
-def test_skipping_a_phase_whose_steps_ran_is_refused(store, clock, system) -> None:
+def test_a_phase_whose_steps_ran_carries_on_without_asking_its_skip_condition(store, clock, system) -> None:
+    """Once steps ran, the cluster no longer shows where the phase started: the record stands."""
     steps = three_steps(system)
     machine_for(store, clock).run(Phase("demo", steps), context_with_events()[0], until="first")
-    with pytest.raises(BadInput, match=r"first \(done\)"):
-        machine_for(store, clock).run(Phase("demo", steps, skip_reason="changed our mind"), context_with_events()[0])
-    assert store.load().checkpoint.phases["demo"].status is PhaseStatus.PAUSED
+    asked = []
+    phase = Phase("demo", steps, skip_when=lambda ctx: asked.append(ctx) or "changed our mind")
+    assert machine_for(store, clock).plan(phase, context_with_events()[0]).skip_reason is None
+    assert machine_for(store, clock).run(phase, context_with_events()[0]).status is PhaseStatus.DONE
+    assert asked == []
 
 
 # ------------------------------------------------------------------------- irreversible steps
@@ -577,7 +581,7 @@ def test_plan_of_a_fresh_migration_writes_nothing(store, clock, system) -> None:
 
 
 def test_plan_of_a_skipped_phase_asks_no_step(store, clock, system) -> None:
-    phase = Phase("demo", three_steps(system), skip_reason="not needed")
+    phase = Phase("demo", three_steps(system), skip_when=lambda ctx: "not needed")
     plan = machine_for(store, clock).plan(phase, context_with_events()[0])
     assert plan.skip_reason == "not needed"
     assert all(step.actions == [] for step in plan.steps)

@@ -9,8 +9,8 @@ import pytest
 
 from migrator.cluster.replication_probe import probe_assignment, shared_endpoints
 from migrator.config import MigrationConfig
-from migrator.platforms.local_target import listeners_value, local_broker_config
-from phases.mixed_cluster_join import digest, node_id_problems, predicted_collisions, shared_cluster
+from migrator.platforms.target.local import listeners_value, local_broker_config
+from phases.mixed_cluster_join.plan import digest, node_id_problems, predicted_collisions, shared_cluster
 
 FORKED = "registry.example.com/strimzi/operator:0.45.2-mixed-zk"
 

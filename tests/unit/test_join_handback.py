@@ -10,10 +10,9 @@ from typing import Any
 
 from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
-from migrator.engine.step import StepContext
-from migrator.platforms.model import Check
-from migrator.platforms.strimzi_manifests import render_manifests
-from migrator.platforms.strimzi_target import (
+from migrator.engine.step import StepContext, Verdict
+from migrator.platforms.target.strimzi_manifests import render_manifests
+from migrator.platforms.target.strimzi import (
     overrides_in,
     reconciliation_interval,
     rollout,
@@ -87,9 +86,10 @@ def test_the_watch_after_the_switch_follows_the_operators_reconciliation_interva
 
 
 def test_handback_is_skipped_with_a_reason_for_the_local_target() -> None:
-    phase = operator_handback.build(config(kind="local"))
-    assert phase.skip_reason is not None and "without a cluster operator" in phase.skip_reason
-    assert operator_handback.build(config()).skip_reason is None
+    ctx = StepContext(config(), {}, EventBus())
+    reason = operator_handback.build(config(kind="local")).skip_when(ctx)
+    assert reason is not None and "without a cluster operator" in reason
+    assert operator_handback.build(config()).skip_when(ctx) is None
 
 
 @dataclass
@@ -97,12 +97,12 @@ class FakeNodes:
     """Pods and status as verify-no-restart reads them from the platform."""
 
     pods: dict[int, str]
-    check: Check = field(default_factory=lambda: Check(True, reason="Kafka events Ready at generation 4"))
+    check: Verdict = field(default_factory=lambda: Verdict.ok("Kafka events Ready at generation 4"))
 
     def incarnations(self) -> dict[int, str]:
         return dict(self.pods)
 
-    def reconciled(self) -> Check:
+    def reconciled(self) -> Verdict:
         return self.check
 
     def reconciliation_interval(self) -> float:
@@ -113,7 +113,7 @@ def verify(nodes: FakeNodes, now: float, switched_at: float = 1000.0) -> Any:
     clock = lambda: now  # noqa: E731
     resources = HandbackResources(config(), platform=nodes, clock=clock)  # type: ignore[arg-type]
     state = {BEFORE_SWITCH: {"incarnations": {"1000": "pod a", "1001": "pod b"}}, SWITCHED_AT: switched_at}
-    return VerifyNoRestart(resources).verify(StepContext(config(), None, state, EventBus()))
+    return VerifyNoRestart(resources).verify(StepContext(config(), state, EventBus()))
 
 
 def test_verify_no_restart_watches_two_intervals_then_passes() -> None:
@@ -132,6 +132,6 @@ def test_a_restarted_node_fails_the_handback_by_name() -> None:
 
 
 def test_the_operators_not_ready_verdict_fails_the_handback() -> None:
-    nodes = FakeNodes({1000: "pod a", 1001: "pod b"}, Check(False, failed=True, reason="NotReady=True (X: y)"))
+    nodes = FakeNodes({1000: "pod a", 1001: "pod b"}, Verdict.failed("NotReady=True (X: y)"))
     verdict = verify(nodes, now=1500.0)
     assert not verdict.done and verdict.retry_after is None and "NotReady" in verdict.reason

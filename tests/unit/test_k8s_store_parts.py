@@ -17,7 +17,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from migrator.clients import k8s as k8s_client
 from migrator.clients.k8s_rbac import RBAC_FOLDER, Forbidden, shipped_rules
-from migrator.engine.k8s_lease import HOLDER_ANNOTATION, _Record, micro_time
+from migrator.k8s_checkpoint.lease import HOLDER_ANNOTATION, _Record, micro_time
 from migrator.engine.lock import LockInfo
 from migrator.errors import BadInput, TemporaryError
 

@@ -32,7 +32,7 @@ def test_a_cluster_that_stops_answering_mid_move_is_a_temporary_error_the_engine
     config = MigrationConfig.model_validate(
         {"migration_id": "m", "cluster": {"zookeeper_connect": "zk:2181", "bootstrap_servers": "kafka:9092"}}
     )
-    ctx = StepContext(config=config, resources=None, state={"move_plan": plan.to_dict()}, events=EventBus())
+    ctx = StepContext(config=config, state={"move_plan": plan.to_dict()}, events=EventBus())
 
     with pytest.raises(TemporaryError, match="Timed out waiting for controller") as raised:
         MoveReplicas().apply(ctx)

@@ -9,7 +9,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from migrator.resources import FOLDERS
+from migrator.assets import FOLDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 

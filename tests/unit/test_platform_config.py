@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from migrator.config import load_config
 from migrator.errors import BadInput
-from migrator.platforms.config import SourcePlatformConfig
-from migrator.platforms.factory import settings_for, source_platform
-from migrator.platforms.manual import ManualPlatform
+from migrator.platforms.source.config import SourcePlatformConfig
+from migrator.platforms.source.factory import settings_for, source_platform
+from migrator.platforms.source.manual import ManualPlatform
 from migrator.platforms.model import NewBroker, Outcome, ProvisionRecord
 from migrator.platforms.properties import PropertiesTemplate, to_text
 

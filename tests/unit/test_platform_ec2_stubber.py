@@ -12,9 +12,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from migrator.errors import BadInput, PermanentError
-from migrator.platforms.base import PlatformSettings
-from migrator.platforms.config import Ec2PlatformConfig
-from migrator.platforms.ec2 import Ec2Platform, client_token
+from migrator.platforms.source.base import PlatformSettings
+from migrator.platforms.source.config import Ec2PlatformConfig
+from migrator.platforms.source.ec2 import Ec2Platform, client_token
 from migrator.platforms.model import NewBroker, Outcome
 from migrator.platforms.properties import PropertiesTemplate
 from migrator.platforms.registration import Registrations

@@ -17,7 +17,7 @@ import pytest
 from migrator.errors import BadInput
 from migrator.platforms.model import NewBroker
 from migrator.platforms.properties import PropertiesTemplate
-from migrator.platforms.user_data import HOST_MARK, MAX_BYTES, broker_script
+from migrator.platforms.source.user_data import HOST_MARK, MAX_BYTES, broker_script
 
 HOSTNAME = "ip-10-0-1-17.eu-west-1.compute.internal"
 

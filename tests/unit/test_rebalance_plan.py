@@ -187,7 +187,7 @@ def test_a_pause_on_the_gate_waits_for_health_then_the_move_carries_on_and_both_
     mover = FlakyMover([SafetyGateError("broker(s) [1001] of the batch in flight went down"), None])
     step, state = rebalance_step(monkeypatch, mover, ScriptedGate(["broker(s) 1001 offline", None], clock))
     journal: list[tuple] = []
-    ctx = StepContext(config(), None, state, EventBus(), journal=lambda event, step=None, **d: journal.append((event, step, d)))
+    ctx = StepContext(config(), state, EventBus(), journal=lambda event, step=None, **d: journal.append((event, step, d)))
     step.apply(ctx)
     assert mover.runs == 2
     assert [(e, s) for e, s, _ in journal] == [("health_gate.paused", "move-replicas"), ("health_gate.resumed", "move-replicas")]
@@ -199,7 +199,7 @@ def test_a_stall_or_an_operators_pause_is_not_waited_out(monkeypatch) -> None:
         mover = FlakyMover([stop])
         step, state = rebalance_step(monkeypatch, mover, ScriptedGate([None], FakeClock()))
         with pytest.raises(type(stop)):
-            step.apply(StepContext(config(), None, state, EventBus()))
+            step.apply(StepContext(config(), state, EventBus()))
         assert mover.runs == 1
 
 

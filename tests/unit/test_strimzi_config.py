@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from migrator.config import load_config
 from migrator.errors import BadInput
-from migrator.platforms.strimzi_config import (
+from migrator.platforms.target.config import (
     TargetConfig,
     parse_node_id_range,
     strimzi_drops,

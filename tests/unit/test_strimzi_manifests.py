@@ -13,7 +13,7 @@ import yaml
 
 from migrator.config import MigrationConfig
 from migrator.errors import BadInput
-from migrator.platforms.strimzi_manifests import (
+from migrator.platforms.target.strimzi_manifests import (
     BUILD_ANNOTATION,
     RenderedManifests,
     apply_overlay,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from migrator.platforms.strimzi_config import parse_node_id_range
+from migrator.platforms.target.config import parse_node_id_range
 from tests.k8s.strimzi_node_ids import (
     NEXT_NODE_IDS,
     REMOVE_NODE_IDS,

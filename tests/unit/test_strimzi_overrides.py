@@ -14,13 +14,13 @@ from confluent_kafka import KafkaError, KafkaException
 
 from migrator.clients.kafka import ConfigValue
 from migrator.cluster.overrides_verifier import ExpectedConfig, verify_overrides
-from migrator.platforms.strimzi_config import (
+from migrator.platforms.target.config import (
     STRIMZI_FORBIDDEN_PREFIX_EXCEPTIONS,
     STRIMZI_FORBIDDEN_PREFIXES,
     strimzi_drops,
 )
-from migrator.platforms.strimzi_manifests import load_override_specs
-from migrator.resources import asset_dir
+from migrator.platforms.target.strimzi_manifests import load_override_specs
+from migrator.assets import asset_dir
 from tests.unit.strimzi_crds import crd_schema
 
 SPECS = load_override_specs()

@@ -1,4 +1,4 @@
-"""The pure parts of migrator/platforms/strimzi.py: reading Strimzi's status shapes, telling a
+"""The pure parts of migrator/platforms/target/strimzi_api.py: reading Strimzi's status shapes, telling a
 resourceVersion conflict from a field-manager conflict, the bounded re-read loop, and the waits with
 an injected clock. (The API calls themselves are tested on the real API server in tests/k8s.)"""
 
@@ -13,14 +13,14 @@ from kubernetes.client.exceptions import ApiException
 
 from migrator.config import MigrationConfig
 from migrator.errors import BadInput, TemporaryError
-from migrator.platforms.strimzi import (
-    ConcurrentChange,
+from migrator.platforms.target.strimzi_api import (
+    ObjectChanged,
     KafkaStatus,
     NodePoolStatus,
     StrimziPlatform,
     _field_conflicts,
 )
-from migrator.platforms.strimzi_config import TargetConfig
+from migrator.platforms.target.config import TargetConfig
 from tests.fake_clock import FakeClock
 
 
@@ -121,7 +121,7 @@ def test_a_stale_write_is_retried_after_a_fresh_read_a_bounded_number_of_times()
     def always_stale(_: object) -> str:
         raise conflict(MOVED_ON)
 
-    with pytest.raises(ConcurrentChange, match="changed between our read and our write 3 times"):
+    with pytest.raises(ObjectChanged, match="changed between our read and our write 3 times"):
         subject._with_fresh_read("test", lambda: None, always_stale)
 
 

@@ -6,21 +6,26 @@ exactly what upstream writes, as strimzi-overrides/README.md says."""
 from __future__ import annotations
 
 import copy
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from migrator.config import MigrationConfig
-from migrator.platforms.strimzi_manifests import render_manifests
+from migrator.platforms.target.strimzi_manifests import load_override_specs, render_manifests
 from tests.k8s.strimzi_broker_config import (
     CONTROLPLANE,
+    FORBIDDEN_PREFIX_EXCEPTIONS,
+    FORBIDDEN_PREFIXES,
+    FORK_LETS_THROUGH,
     REPLICATION,
     SHARED_PORT,
     broker_config,
-    fork_lets_through,
     kraft_node_config,
     user_config,
 )
+from tests.unit.strimzi_crds import crd_schema
 
 ZOOKEEPER = "127.0.0.1:2181/kafka"
 
@@ -75,8 +80,25 @@ def test_the_upstream_build_drops_them_and_points_at_its_own_ensemble() -> None:
     assert "broker.rack" not in config
 
 
+def test_the_stand_ins_forbidden_prefixes_are_those_strimzi_publishes_in_its_kafka_crd() -> None:
+    described = crd_schema("040-Crd-kafka.yaml")["properties"]["spec"]["properties"]["kafka"]["properties"]["config"]["description"]
+    found = re.search(r"following prefixes cannot be set: (.*) \(with the exception of: (.*)\)\.", described)
+    assert found, described
+    assert tuple(item.strip() for item in found[1].split(",")) == FORBIDDEN_PREFIXES
+    assert {item.strip() for item in found[2].split(",")} == FORBIDDEN_PREFIX_EXCEPTIONS
+
+
+def test_the_stand_ins_fork_lets_through_what_the_fork_recipe_adds_and_the_migrator_expects() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "strimzi-overrides" / "README.md").read_text()
+    step = re.search(r"\*\*Let the keys through\.\*\*(.*?)`FORBIDDEN_PREFIX_EXCEPTIONS`", readme, re.S)
+    assert step, "strimzi-overrides/README.md no longer has its 'Let the keys through' step"
+    assert set(re.findall(r"`([a-z.]+)`", step[1])) == FORK_LETS_THROUGH
+    # Two independent models of the fork, compared here: the migrator's (overrides.yaml) and this one.
+    forked = {s.key for s in load_override_specs() if s.set_in == "kafka_config" and s.fork and s.fork.forbidden_prefix}
+    assert forked == FORK_LETS_THROUGH
+
+
 def test_the_fork_lets_through_only_what_overrides_yaml_says() -> None:
-    assert fork_lets_through() == {"zookeeper.connect", "zookeeper.ssl.client.enable", "inter.broker.listener.name"}
     kafka = rendered_kafka()
     forbidden = {"listeners": "X://:1", "ssl.keystore.location": "/k", "broker.id": 7}
     kafka["spec"]["kafka"]["config"].update({**forbidden, "num.io.threads": 4})
@@ -89,7 +111,7 @@ def test_the_fork_lets_through_only_what_overrides_yaml_says() -> None:
 def test_without_the_overrides_the_fork_writes_what_upstream_writes() -> None:
     kafka = rendered_kafka()
     handed_back = copy.deepcopy(kafka)
-    for key in fork_lets_through():
+    for key in FORK_LETS_THROUGH:
         handed_back["spec"]["kafka"]["config"].pop(key)
     def both(cr: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
         return broker_config(cr, 1000, "fork", "a", ports), broker_config(cr, 1000, "upstream", "a", ports)
@@ -139,7 +161,7 @@ def test_a_kraft_controller_serves_the_controller_listener_only() -> None:
 def test_in_kraft_mode_too_the_fork_writes_what_upstream_writes_once_the_overrides_are_gone() -> None:
     kafka = rendered_kafka()
     handed_back = copy.deepcopy(kafka)
-    for key in fork_lets_through():
+    for key in FORK_LETS_THROUGH:
         handed_back["spec"]["kafka"]["config"].pop(key)
     handed_back["spec"]["kafka"]["listeners"] = [l for l in kafka["spec"]["kafka"]["listeners"] if l["name"] != "shared"]
     for roles in (["broker"], ["controller"], ["broker", "controller"]):

@@ -25,10 +25,11 @@ import yaml
 from pydantic import ValidationError
 
 from migrator.cluster.overrides_verifier import ExpectedConfig, Match
-from migrator.config import MigrationConfig, _Model
+from migrator.config import MigrationConfig
+from migrator.config_base import ConfigModel
 from migrator.errors import BadInput
-from migrator.platforms.strimzi_config import TargetConfig
-from migrator.resources import asset_dir
+from migrator.platforms.target.config import TargetConfig
+from migrator.assets import asset_dir
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kafka-k8s-migrator"}
 MIGRATION_LABEL = "kafka-k8s-migrator/migration-id"
@@ -41,10 +42,10 @@ _PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\}")
 Json = dict[str, Any]
 
 
-class OverrideSpec(_Model):
+class OverrideSpec(ConfigModel):
     """One entry of strimzi-overrides/overrides.yaml (the file documents the fields)."""
 
-    class Fork(_Model):
+    class Fork(ConfigModel):
         forbidden_prefix: str | None
         builder: str
 
@@ -60,7 +61,7 @@ class OverrideSpec(_Model):
     handback: str
 
 
-class _OverridesFile(_Model):
+class _OverridesFile(ConfigModel):
     overrides: list[OverrideSpec]
 
 

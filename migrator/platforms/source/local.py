@@ -1,4 +1,5 @@
-"""The `local` platform: brokers are processes of a running sandbox (`migrator sandbox up`).
+"""The `local` platform: brokers are processes of a running sandbox (`migrator sandbox up`), reached
+through the hooks the sandbox's loader provides (migrator/platforms/local_sandbox.py).
 
 The sandbox is found again from its folder (sandbox.json), so the CLI, a separate process from the one
 that started the sandbox, can add and stop its brokers. A retired broker keeps its folder, like a
@@ -10,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import Any
+
 from migrator.errors import BadInput
-from migrator.platforms.base import BrokerPlatform, PlatformSettings
-from migrator.platforms.config import PLATFORM_KEYS
+from migrator.platforms.local_sandbox import sandbox_hooks
 from migrator.platforms.model import Host, HostState, NewBroker, Outcome, ProvisionRecord
-from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
-from migrator.sandbox.ports import broker_host
+from migrator.platforms.source.base import BrokerPlatform, PlatformSettings
+from migrator.platforms.source.config import PLATFORM_KEYS
 
 
 class LocalPlatform(BrokerPlatform):
@@ -25,9 +27,9 @@ class LocalPlatform(BrokerPlatform):
         super().__init__(settings)
         self.sandbox_dir = Path(sandbox_dir)
 
-    def _sandbox(self) -> SandboxCluster:
+    def _sandbox(self) -> Any:
         # Read afresh every time: another process may have changed the sandbox since.
-        cluster = SandboxCluster.load(self.sandbox_dir)
+        cluster = sandbox_hooks().load(self.sandbox_dir)
         expected = self.settings.template.zookeeper_connect
         if cluster.zookeeper_connect != expected:
             raise BadInput(
@@ -45,7 +47,7 @@ class LocalPlatform(BrokerPlatform):
     def preflight(self, brokers: Sequence[NewBroker]) -> None:
         self._check(self._sandbox(), brokers)
 
-    def _check(self, cluster: SandboxCluster, brokers: Sequence[NewBroker]) -> None:
+    def _check(self, cluster: Any, brokers: Sequence[NewBroker]) -> None:
         for broker in brokers:
             known = cluster.brokers.get(broker.id)
             if known is not None and known.spec.rack != broker.rack:
@@ -80,7 +82,7 @@ class LocalPlatform(BrokerPlatform):
                 cluster.stop_broker(broker_id, timeout=self.settings.retire_timeout)
 
     def hosts(self, broker_ids: Sequence[int]) -> dict[int, Host]:
-        cluster = SandboxCluster.load(self.sandbox_dir)
+        cluster = sandbox_hooks().load(self.sandbox_dir)
         found = {}
         for broker_id in broker_ids:
             process = cluster.brokers.get(broker_id)
@@ -95,7 +97,8 @@ class LocalPlatform(BrokerPlatform):
                 )
         return found
 
-    def _spec(self, broker: NewBroker) -> BrokerSpec:
+    def _spec(self, broker: NewBroker) -> Any:
         # The sandbox writes broker.id, broker.rack and zookeeper.connect itself (checked above to be ours).
-        properties = self.server_properties(broker, broker_host(broker.id))
-        return BrokerSpec(broker.id, broker.rack, {k: v for k, v in properties.items() if k not in PLATFORM_KEYS})
+        hooks = sandbox_hooks()
+        properties = self.server_properties(broker, hooks.broker_host(broker.id))
+        return hooks.broker_spec(broker.id, broker.rack, {k: v for k, v in properties.items() if k not in PLATFORM_KEYS})

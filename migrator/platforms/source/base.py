@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from migrator.errors import PermanentError
-from migrator.platforms.model import BrokerHostStatus, Check, Host, NewBroker, ProvisionRecord
+from migrator.engine.step import Verdict
+from migrator.platforms.model import PLATFORM_POLL, BrokerHostStatus, Host, NewBroker, ProvisionRecord
 from migrator.platforms.properties import PropertiesTemplate
 from migrator.platforms.registration import Registrations
 
@@ -83,7 +84,7 @@ class BrokerPlatform(ABC):
         snapshot = self.settings.registrations.read(broker_ids)
         return [BrokerHostStatus(i, hosts[i], snapshot.registered.get(i)) for i in broker_ids]
 
-    def check_registered(self, brokers: Sequence[NewBroker]) -> Check:
+    def check_registered(self, brokers: Sequence[NewBroker]) -> Verdict:
         """Every broker registered in our cluster with the rack it was provisioned with."""
         ids = [b.id for b in brokers]
         snapshot = self.settings.registrations.read(ids)
@@ -110,7 +111,7 @@ class BrokerPlatform(ABC):
                 waiting.append(_not_yet(f"Broker {broker.id} is not registered yet; {host.describe()}", host))
         return _verdict(broken, waiting, f"Broker(s) {_ids(ids)} registered in the cluster.")
 
-    def check_retired(self, broker_ids: Sequence[int]) -> Check:
+    def check_retired(self, broker_ids: Sequence[int]) -> Verdict:
         """Every broker deregistered from ZooKeeper and its host no longer running one."""
         snapshot = self.settings.registrations.read(broker_ids)
         hosts = self.hosts(broker_ids)
@@ -135,13 +136,13 @@ class BrokerPlatform(ABC):
     def wait_retired(self, broker_ids: Sequence[int], timeout: float | None = None) -> None:
         self._poll(lambda: self.check_retired(broker_ids), timeout or self.settings.retire_timeout, "retire")
 
-    def _poll(self, check: Callable[[], Check], timeout: float, what: str) -> None:
+    def _poll(self, check: Callable[[], Verdict], timeout: float, what: str) -> None:
         deadline = self.settings.clock() + timeout
         while True:
             result = check()
             if result.done:
                 return
-            if result.failed:
+            if result.gave_up:
                 raise PermanentError(result.reason)
             if self.settings.clock() >= deadline:
                 raise PermanentError(
@@ -155,12 +156,12 @@ def _not_yet(line: str, host: Host) -> str:
     return f"{line} ({host.hint})." if host.hint else f"{line}."
 
 
-def _verdict(broken: list[str], waiting: list[str], done: str) -> Check:
+def _verdict(broken: list[str], waiting: list[str], done: str) -> Verdict:
     if broken:
-        return Check(done=False, failed=True, reason=" ".join(broken + waiting))
+        return Verdict.failed(" ".join(broken + waiting))
     if waiting:
-        return Check(done=False, reason=" ".join(waiting))
-    return Check(done=True, reason=done)
+        return Verdict.pending(" ".join(waiting), PLATFORM_POLL)
+    return Verdict.ok(done)
 
 
 def _ids(broker_ids: Sequence[int]) -> str:

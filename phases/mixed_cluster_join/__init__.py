@@ -28,7 +28,6 @@ Runbook: runbooks/03-mixed-cluster-join.md.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -36,7 +35,7 @@ from functools import cached_property
 
 from migrator.clients.kafka import KafkaAdmin
 from migrator.clients.zk import ZooKeeper
-from migrator.cluster.holdings import holdings
+from migrator.cluster.holdings import refuse_while_holding, replica_holders
 from migrator.cluster.overrides_verifier import ExpectedConfig, verify_overrides
 from migrator.cluster.replication_probe import (
     PartitionReplication,
@@ -46,87 +45,49 @@ from migrator.cluster.replication_probe import (
     unreachable,
 )
 from migrator.cluster.safety import safety_precondition
-from migrator.config import ClusterConfig, MigrationConfig
-from migrator.engine.phase import Phase
+from migrator.config import MigrationConfig
+from migrator.engine.phase import Phase, Precondition
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import BadInput, PermanentError, TemporaryError
-from migrator.platforms.model import Check
+from migrator.platforms.model import PLATFORM_POLL
 from migrator.platforms.registration import Registrations
-from migrator.platforms.strimzi_config import TargetConfig
-from migrator.platforms.strimzi_manifests import render_overrides
-from migrator.platforms.target import TargetPlatform, require_target, target_platform, verdict_of
+from migrator.platforms.target.config import TargetConfig
+from migrator.platforms.target.strimzi_manifests import render_overrides
+from migrator.platforms.target.base import TargetPlatform, require_target
+from migrator.platforms.target.factory import target_platform
+from migrator.text import SHOWN, id_list
+from phases.mixed_cluster_join.plan import PHASE, digest, node_id_problems, predicted_collisions, shared_cluster
 
-PHASE = "mixed-cluster-join"
 #: ctx.state keys (the phase's checkpointed memory).
 REVIEWED = "reviewed"  # digest of the manifests the render step showed
 VM_BROKERS = "vm_brokers"  # {"ids": [...], "racks": [...]}: the existing brokers, before any new one
 NODE_IDS = "node_ids"  # the ids the target assigned
 PROBE = "probe"  # {"topic", "marker", "assignment", "offsets"}
 
-_SHOWN = 10
 
-
-# ------------------------------------------------------------------------------------- pure checks
-
-
-def node_id_problems(assigned: Iterable[int], target: TargetConfig, vm_ids: Iterable[int]) -> str | None:
-    """Why the assigned IDs must not take data (one paragraph), or None when they are safe: every ID is
-    from the configured range, and none is a VM broker's (live, or holding replicas while down)."""
-    ids, vm = sorted(assigned), set(vm_ids)
-    colliding = [i for i in ids if i in vm]
-    outside = [i for i in ids if i not in set(target.node_id_candidates)]
-    if not colliding and not outside:
-        return None
-    found = []
-    if colliding:
-        found.append(
-            f"ID(s) {_ids(colliding)} belong to VM broker(s): a new broker with a live broker's ID cannot register "
-            "(NodeExistsException), and one with the ID of a broker that is down would take over its replicas"
-        )
-    if outside:
-        found.append(
-            f"ID(s) {_ids(outside)} are outside target.node_ids {target.node_ids}, so Strimzi did not use the "
-            "strimzi.io/next-node-ids range (it falls back to the lowest free IDs from 0 when the annotation is "
-            "malformed or the range is exhausted)"
-        )
-    return (
-        f"KafkaNodePool {target.node_pool} was given node IDs {_ids(ids)}: {'; '.join(found)}. No data has been put "
-        f"on the new brokers. Roll the phase back (`migrator rollback {PHASE}`: it deletes the Kafka CR and node "
-        f"pool), then fix the range: the pool's strimzi.io/next-node-ids annotation must read like \"[1000-1999]\" "
-        f"and hold at least {target.replicas} free IDs clear of the VM brokers' ({_ids(vm)}), and no other node "
-        "pool of the cluster may already hold them. Then run the phase again."
+def build(config: MigrationConfig, resources: JoinResources | None = None) -> Phase:
+    resources = resources or JoinResources(config)
+    return Phase(
+        name=PHASE,
+        steps=[
+            RenderManifests(resources),
+            SwitchOperatorToFork(resources),
+            CreateKafkaCluster(resources),
+            CheckNodeIds(resources),
+            VerifyBrokersJoined(resources),
+            ProbeReplication(resources),
+            DeleteProbeTopic(resources),
+        ],
+        preconditions=[safety_precondition(config), Precondition("join-ready", resources.ready)],
     )
 
-
-def predicted_collisions(target: TargetConfig, vm_ids: Iterable[int]) -> list[int]:
-    """VM broker IDs among those Strimzi will hand the pool: the first `replicas` of the range."""
-    return sorted(set(target.node_id_candidates[: target.replicas]) & set(vm_ids))
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def shared_cluster(cluster: ClusterConfig, endpoints: dict[int, str]) -> ClusterConfig:
-    """Admin settings that reach every broker: through the shared listener (plain text), the only one
-    both sides are sure to have."""
-    return cluster.model_copy(
-        update={
-            "bootstrap_servers": ",".join(endpoints[b] for b in sorted(endpoints)),
-            "security_protocol": "PLAINTEXT",
-            "sasl_mechanism": None,
-            "sasl_username": None,
-            "sasl_password": None,
-            "ssl_ca_location": None,
-        }
-    )
 
 
 def vm_brokers(zk: ZooKeeper) -> JSON:
     """The existing brokers: live ones and those that are down but still hold replicas (both own their
     ID), and the racks of the live ones."""
     live = zk.brokers()
-    holders = {r for topic in zk.topics().values() for replicas in topic.get("partitions", {}).values() for r in replicas}
+    holders = replica_holders(zk)
     racks = sorted({str(data["rack"]) for data in live.values() if data.get("rack")})
     return {"ids": sorted(set(live) | holders), "racks": racks}
 
@@ -199,14 +160,14 @@ class JoinResources:
     def probe(self, broker_ids: Iterable[int]) -> ReplicationProbe:
         return ReplicationProbe(self.endpoints(broker_ids), self.probe_topic, self.probe_timeout)
 
-    def deregistered(self, broker_ids: list[int]) -> Check:
+    def deregistered(self, broker_ids: list[int]) -> Verdict:
         with self.zookeeper() as zk:
             left = sorted(set(broker_ids) & set(zk.broker_ids()))
         if left:
-            return Check(False, reason=f"broker(s) {_ids(left)} still registered in ZooKeeper")
-        return Check(True, reason="no new broker is registered")
+            return Verdict.pending(f"broker(s) {id_list(left)} still registered in ZooKeeper", PLATFORM_POLL)
+        return Verdict.ok("no new broker is registered")
 
-    def await_check(self, check: Callable[[], Check], timeout: float, what: str) -> None:
+    def await_check(self, check: Callable[[], Verdict], timeout: float, what: str) -> None:
         """Poll `check` until done (rollbacks wait for what they undo); TemporaryError after `timeout`,
         so the machine tries again later."""
         deadline = time.monotonic() + timeout
@@ -214,7 +175,7 @@ class JoinResources:
             result = check()
             if result.done:
                 return
-            if result.failed:
+            if result.gave_up:
                 raise PermanentError(f"{what}: {result.reason}")
             if time.monotonic() >= deadline:
                 raise TemporaryError(f"{what} within {timeout:.0f} s: {result.reason}", delay=15.0)
@@ -229,8 +190,8 @@ class JoinResources:
         colliding = predicted_collisions(self.target, vm["ids"])
         if colliding:
             raise BadInput(
-                f"target.node_ids {self.target.node_ids} hands the node pool ID(s) {_ids(colliding)}, which VM "
-                f"brokers hold (the existing IDs are {_ids(vm['ids'])}). Choose a range clear of them, e.g. "
+                f"target.node_ids {self.target.node_ids} hands the node pool ID(s) {id_list(colliding)}, which VM "
+                f"brokers hold (the existing IDs are {id_list(vm['ids'])}). Choose a range clear of them, e.g. "
                 f"\"[1000-1999]\", or free the IDs first with phase broker-id-shift. Nothing was changed."
             )
         if vm["racks"] and not self.target.rack_topology_key:
@@ -244,7 +205,7 @@ class JoinResources:
             report = verify_overrides(admin, self._registered(vm["ids"]), self.vm_expectations())
         if not report.in_effect:
             rows = "; ".join(
-                f"broker {c.broker_id} {c.key}={c.actual!r} (expected {c.expected!r})" for c in report.not_in_effect[:_SHOWN]
+                f"broker {c.broker_id} {c.key}={c.actual!r} (expected {c.expected!r})" for c in report.not_in_effect[:SHOWN]
             )
             return Verdict.failed(
                 f"the VM brokers are not prepared for the mixed cluster: {rows}. Give each VM broker the listener "
@@ -252,8 +213,6 @@ class JoinResources:
                 "(strimzi-overrides/README.md, 'Preparing the VM brokers')"
             )
         return Verdict.ok(f"{len(report.checks)} shared settings in effect on the VM brokers")
-
-    ready.__name__ = "join-ready"
 
     def vm_expectations(self) -> list[ExpectedConfig]:
         """The overrides both sides must share and the join needs (the Cruise Control metrics topic is the
@@ -328,7 +287,7 @@ class SwitchOperatorToFork(Step):
         forked = self._forked()
         if forked is None:
             return Verdict.ok(_no_operator(self.resources))
-        return verdict_of(self.resources.platform.operator_settled(forked))
+        return self.resources.platform.operator_settled(forked)
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         previous = before.get("operator")
@@ -370,7 +329,7 @@ class CreateKafkaCluster(Step):
         if ids is None or len(ids) < replicas:
             return Verdict.pending(f"node pool {self.resources.target.node_pool}: {len(ids or [])} of {replicas} node IDs assigned")
         ctx.state[NODE_IDS] = sorted(ids)
-        return Verdict.ok(f"node pool {self.resources.target.node_pool} got node IDs {_ids(ids)}")
+        return Verdict.ok(f"node pool {self.resources.target.node_pool} got node IDs {id_list(ids)}")
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         existing = before.get("existing", {})
@@ -379,13 +338,12 @@ class CreateKafkaCluster(Step):
         vm = set((ctx.state.get(VM_BROKERS) or {}).get("ids", []))
         ours = [i for i in ctx.state.get(NODE_IDS, []) if i not in vm]
         with resources.zookeeper() as zk:
-            held = holdings(zk, ours)
-        if held:
-            shown = "; ".join(f"broker {b}: {h}" for b, h in held.items())
-            raise PermanentError(
-                f"The new broker(s) hold data ({shown}): partitions were created on them or moved there after the "
-                "join. Deleting the brokers would lose those replicas, so nothing was deleted. Move the partitions "
-                "onto the VM brokers (kafka-reassign-partitions.sh), then run the rollback again."
+            refuse_while_holding(
+                zk,
+                ours,
+                lambda held: f"The new broker(s) hold data ({held}): partitions were created on them or moved there "
+                "after the join. Deleting the brokers would lose those replicas, so nothing was deleted. Move the "
+                "partitions onto the VM brokers (kafka-reassign-partitions.sh), then run the rollback again.",
             )
         platform.remove(existing)
         resources.await_check(lambda: platform.removed(existing), resources.remove_timeout, "the new brokers did not go")
@@ -412,7 +370,7 @@ class CheckNodeIds(Step):
         problem = node_id_problems(ids, self.resources.target, ctx.state[VM_BROKERS]["ids"])
         if problem:
             return Verdict.failed(problem)
-        return Verdict.ok(f"node IDs {_ids(ids)} are from {self.resources.target.node_ids} and clear of every VM broker")
+        return Verdict.ok(f"node IDs {id_list(ids)} are from {self.resources.target.node_ids} and clear of every VM broker")
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         """Nothing was changed."""
@@ -450,20 +408,20 @@ class VerifyBrokersJoined(Step):
             )
         waiting = [i for i in ids if i not in snapshot.registered]
         if waiting:
-            return Verdict.pending(f"broker(s) {_ids(waiting)} not registered in {cluster.zookeeper_connect} yet", 5.0)
+            return Verdict.pending(f"broker(s) {id_list(waiting)} not registered in {cluster.zookeeper_connect} yet", 5.0)
         with self.resources.admin(ids) as admin:
             report = verify_overrides(admin, ids, [o.expectation for o in render_overrides(self.resources.config)])
         if not report.in_effect:
             rows = "; ".join(
                 f"broker {c.broker_id} {c.key}={c.actual!r} ({c.source}), expected {c.expected!r}"
-                for c in report.not_in_effect[:_SHOWN]
+                for c in report.not_in_effect[:SHOWN]
             )
             return Verdict.failed(f"overrides not in effect on the new brokers: {rows}. Is the operator the forked build?")
         reconciled = self.resources.platform.reconciled()
         if not reconciled.done:
-            return verdict_of(reconciled)
+            return reconciled
         return Verdict.ok(
-            f"broker(s) {_ids(ids)} registered in cluster {cluster.cluster_id} with {len(report.checks)} override checks "
+            f"broker(s) {id_list(ids)} registered in cluster {cluster.cluster_id} with {len(report.checks)} override checks "
             f"in effect; {reconciled.reason}"
         )
 
@@ -565,7 +523,7 @@ class ProbeReplication(Step):
             return Verdict.failed("; ".join(f"probe partition {p}: {why}" for p, why in sorted(wrong.items())))
         led = sorted({r[0] for r in assignment})
         return Verdict.ok(
-            f"{len(assignment)} probe records written with acks=all through leaders {_ids(led)} on both sides, "
+            f"{len(assignment)} probe records written with acks=all through leaders {id_list(led)} on both sides, "
             "replicated to the other side and read back"
         )
 
@@ -587,21 +545,20 @@ class DeleteProbeTopic(Step):
         _delete_probe(self.resources, ctx, wait=False)
 
     def verify(self, ctx: StepContext) -> Verdict:
-        check = _probe_gone(self.resources)
-        return verdict_of(check, 2.0)
+        return _probe_gone(self.resources)
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         """The probe proved its point; it is not created again."""
 
 
-def _probe_gone(resources: JoinResources) -> Check:
+def _probe_gone(resources: JoinResources) -> Verdict:
     topic = resources.probe_topic
     with resources.zookeeper() as zk:
         present = zk.exists(f"/brokers/topics/{topic}") or zk.exists(f"/admin/delete_topics/{topic}")
     if present:
         # ZooKeeper-mode deletion finishes only once every replica's broker has deleted its copy.
-        return Check(done=False, reason=f"topic {topic} is still being deleted")
-    return Check(done=True, reason=f"topic {topic} is gone")
+        return Verdict.pending(f"topic {topic} is still being deleted", 2.0)
+    return Verdict.ok(f"topic {topic} is gone")
 
 
 def _delete_probe(resources: JoinResources, ctx: StepContext, wait: bool = True) -> None:
@@ -614,26 +571,6 @@ def _delete_probe(resources: JoinResources, ctx: StepContext, wait: bool = True)
         resources.await_check(lambda: _probe_gone(resources), resources.remove_timeout, "the probe topic was not deleted")
 
 
-# ------------------------------------------------------------------------------------------- phase
-
-
-def build(config: MigrationConfig, resources: JoinResources | None = None) -> Phase:
-    resources = resources or JoinResources(config)
-    return Phase(
-        name=PHASE,
-        steps=[
-            RenderManifests(resources),
-            SwitchOperatorToFork(resources),
-            CreateKafkaCluster(resources),
-            CheckNodeIds(resources),
-            VerifyBrokersJoined(resources),
-            ProbeReplication(resources),
-            DeleteProbeTopic(resources),
-        ],
-        preconditions=[safety_precondition(config), resources.ready],
-    )
-
-
 def _deployment(target: TargetConfig) -> str:
     operator = target.operator
     assert operator is not None
@@ -642,9 +579,3 @@ def _deployment(target: TargetConfig) -> str:
 
 def _no_operator(resources: JoinResources) -> str:
     return f"target kind {resources.target.kind} has no cluster operator to switch; nothing to do"
-
-
-def _ids(ids: Iterable[int]) -> str:
-    shown = sorted(ids)
-    text = ", ".join(str(i) for i in shown[:_SHOWN])
-    return (text + f" and {len(shown) - _SHOWN} more" if len(shown) > _SHOWN else text) or "none"

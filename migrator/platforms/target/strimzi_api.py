@@ -2,7 +2,7 @@
 read and changed through the real Kubernetes API, nothing else (no kubectl, no operator internals).
 
     platform = StrimziPlatform(api_client(kubeconfig, context), config.target)
-    rendered = render_manifests(config)                 # migrator/platforms/strimzi_manifests.py
+    rendered = render_manifests(config)                 # migrator/platforms/target/strimzi_manifests.py
 
     platform.live_objects(rendered)       # the live object for each of rendered.objects (None: absent),
                                           # ready for rendered.diff_against(...)
@@ -33,9 +33,9 @@ Writes and their concurrency rules:
 - The operator Deployment's image is switched with a strategic merge patch of the overlay's fields
   (one container's image, the build annotation): the installer (Helm, kubectl) keeps owning the rest.
 - Every write carries the resourceVersion read just before (optimistic concurrency). A 409 because the
-  object moved on is retried after a fresh read, `conflict_attempts` times (then ConcurrentChange).
+  object moved on is retried after a fresh read, `conflict_attempts` times (then ObjectChanged).
 - delete() sends preconditions (uid and resourceVersion of the object as read): a newer or re-created
-  object of the same name is never deleted by mistake (ConcurrentChange instead).
+  object of the same name is never deleted by mistake (ObjectChanged instead).
 - 403 comes out as BadInput naming verb and resource and the shipped Role that grants it
   (migrator/clients/k8s.py); 401 and an unreachable server are BadInput too. So are a missing Strimzi
   CRD or namespace, a missing operator Deployment or container, and an object the API server rejects.
@@ -63,8 +63,8 @@ from kubernetes.client.exceptions import ApiException
 
 from migrator.clients.k8s import call, get_or_none, status_message
 from migrator.errors import BadInput, PermanentError, TemporaryError
-from migrator.platforms.strimzi_config import OperatorConfig, TargetConfig
-from migrator.platforms.strimzi_manifests import BUILD_ANNOTATION, RenderedManifests
+from migrator.platforms.target.config import OperatorConfig, TargetConfig
+from migrator.platforms.target.strimzi_manifests import BUILD_ANNOTATION, RenderedManifests
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -88,7 +88,7 @@ class FieldConflict(PermanentError):
     """Another field manager owns fields we set: someone edited them after we applied them."""
 
 
-class ConcurrentChange(TemporaryError):
+class ObjectChanged(TemporaryError):
     """The object kept changing between our read and our write, or changed since it was read."""
 
 
@@ -421,7 +421,7 @@ class StrimziPlatform:
 
     def delete(self, obj: Mapping[str, Any]) -> bool:
         """Delete the Kafka or KafkaNodePool `obj` as it was read: only if its uid and resourceVersion
-        still match (else ConcurrentChange: read it again and decide again). False when already gone."""
+        still match (else ObjectChanged: read it again and decide again). False when already gone."""
         kind, metadata = obj["kind"], obj["metadata"]
         options = k8s.V1DeleteOptions(
             preconditions=k8s.V1Preconditions(uid=metadata["uid"], resource_version=metadata["resourceVersion"]),
@@ -436,7 +436,7 @@ class StrimziPlatform:
             if exc.status == 404:
                 return False
             if exc.status == 409:
-                raise ConcurrentChange(
+                raise ObjectChanged(
                     f"{kind} {metadata['namespace']}/{metadata['name']} changed after it was read "
                     f"({status_message(exc)}), so it was not deleted. Read it again and check it is still ours.",
                     delay=1.0,
@@ -563,7 +563,7 @@ class StrimziPlatform:
                 if exc.status != 409 or _field_conflicts(exc):
                     raise
                 last = status_message(exc)
-        raise ConcurrentChange(
+        raise ObjectChanged(
             f"Could not {what}: it changed between our read and our write {self.conflict_attempts} times in a row "
             f"(last answer: {last}). Something else keeps writing it (an operator or a script); find out what, "
             "then run again.",

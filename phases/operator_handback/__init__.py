@@ -34,15 +34,16 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import cached_property
 
 from migrator.clients.kafka import KafkaAdmin
 from migrator.config import MigrationConfig
-from migrator.engine.phase import Phase
+from migrator.engine.phase import Phase, Precondition
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
-from migrator.platforms.strimzi_target import StrimziTarget
-from migrator.platforms.target import require_target, verdict_of
+from migrator.platforms.target.strimzi import StrimziTarget
+from migrator.platforms.target.base import require_target
+from migrator.text import id_list
 
 PHASE = "operator-handback"
 #: ctx.state keys (the phase's checkpointed memory).
@@ -52,6 +53,30 @@ INTER_BROKER_KEY = "inter.broker.listener.name"
 BEFORE_SWITCH = "before_switch"  # {"operator": {...}, "incarnations": {node id: pod}}
 SWITCHED_AT = "switched_at"  # wall-clock time the upstream operator was seen rolled out
 KRAFT = "KRaft"
+
+
+#: Why the phase is skipped for a local target.
+NO_OPERATOR = (
+    "target.kind is local: the sandbox brokers run without a cluster operator, so there is no fork to hand "
+    "back and no override to remove"
+)
+
+
+def build(config: MigrationConfig, resources: HandbackResources | None = None) -> Phase:
+    resources = resources or HandbackResources(config)
+    without_operator = require_target(config).kind == "local"
+    return Phase(
+        name=PHASE,
+        steps=[
+            RestoreInterBrokerListener(resources),
+            RemoveOverrides(resources),
+            SwitchOperatorToUpstream(resources),
+            VerifyNoRestart(resources),
+            RemoveForkLeftovers(resources),
+        ],
+        preconditions=[Precondition("handback-ready", resources.ready)],
+        skip_when=lambda ctx: NO_OPERATOR if without_operator else None,
+    )
 
 
 class HandbackResources:
@@ -110,7 +135,7 @@ class HandbackResources:
         strangers = sorted(brokers - pool)
         if strangers:
             problems.append(
-                f"broker(s) {_ids(strangers)} are not in node pool {self.target.node_pool} ({_ids(pool)}): the VM brokers "
+                f"broker(s) {id_list(strangers)} are not in node pool {self.target.node_pool} ({id_list(pool)}): the VM brokers "
                 "must be retired first (phase cruise-control-rebalance), the shared listener is still theirs"
             )
         operator = platform.operator()
@@ -122,9 +147,7 @@ class HandbackResources:
             )
         if problems:
             return Verdict.failed("; ".join(problems))
-        return Verdict.ok(f"cutover finalized ({state}), only node-pool brokers {_ids(brokers)} left")
-
-    ready.__name__ = "handback-ready"
+        return Verdict.ok(f"cutover finalized ({state}), only node-pool brokers {id_list(brokers)} left")
 
 
 class _OverridesRemoval(Step):
@@ -169,7 +192,7 @@ class _OverridesRemoval(Step):
         left = self.part(platform.overrides())
         if left:
             return Verdict.failed(f"the Kafka CR carries overrides again: {_describe(left)}; someone put them back")
-        return verdict_of(platform.reconciled())
+        return platform.reconciled()
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
         if before.get("found"):
@@ -226,7 +249,7 @@ class SwitchOperatorToUpstream(Step):
         self.resources.platform.switch_operator(self.resources.upstream_image, "upstream")
 
     def verify(self, ctx: StepContext) -> Verdict:
-        verdict = verdict_of(self.resources.platform.operator_settled(self.resources.upstream_image))
+        verdict = self.resources.platform.operator_settled(self.resources.upstream_image)
         if verdict.done:
             ctx.state.setdefault(SWITCHED_AT, self.resources.clock())
         return verdict
@@ -264,7 +287,7 @@ class VerifyNoRestart(Step):
             )
         reconciled = self.resources.platform.reconciled()
         if not reconciled.done:
-            return verdict_of(reconciled)
+            return reconciled
         since = ctx.state.get(SWITCHED_AT)
         if since is None:
             return Verdict.failed("the time of the switch is not recorded; step switch-operator-to-upstream did not finish")
@@ -307,32 +330,6 @@ class RemoveForkLeftovers(Step):
             self.resources.platform.switch_operator(current.image, before["build"])
 
 
-def build(config: MigrationConfig, resources: HandbackResources | None = None) -> Phase:
-    resources = resources or HandbackResources(config)
-    skip = None
-    if require_target(config).kind == "local":
-        skip = (
-            "target.kind is local: the sandbox brokers run without a cluster operator, so there is no fork to hand "
-            "back and no override to remove"
-        )
-    return Phase(
-        name=PHASE,
-        steps=[
-            RestoreInterBrokerListener(resources),
-            RemoveOverrides(resources),
-            SwitchOperatorToUpstream(resources),
-            VerifyNoRestart(resources),
-            RemoveForkLeftovers(resources),
-        ],
-        preconditions=[resources.ready],
-        skip_reason=skip,
-    )
-
-
 def _describe(found: JSON) -> str:
     parts = [*found.get("config", {}), *(f"listener {l['name']}" for l in found.get("listeners", []))]
     return ", ".join(parts + ["spec.zookeeper"] * ("zookeeper" in found))
-
-
-def _ids(ids: Iterable[int]) -> str:
-    return ", ".join(str(i) for i in sorted(ids)) or "none"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from migrator.clients.zk import split_connect
 from migrator.config import MigrationConfig
 from migrator.errors import BadInput
-from migrator.platforms.base import BrokerPlatform, PlatformSettings
-from migrator.platforms.manual import Announce, ManualPlatform, print_to_stderr
+from migrator.platforms.source.base import BrokerPlatform, PlatformSettings
+from migrator.platforms.source.local import LocalPlatform
+from migrator.platforms.source.manual import Announce, ManualPlatform, print_to_stderr
 from migrator.platforms.properties import PropertiesTemplate
 from migrator.platforms.registration import Registrations
 
@@ -41,14 +42,12 @@ def source_platform(config: MigrationConfig, announce: Announce = print_to_stder
     settings = settings_for(config)
     section = config.source_platform
     assert section is not None  # settings_for checked it
-    # Imported on demand: the local platform pulls in the sandbox, the ec2 one boto3.
     if section.kind == "local":
-        from migrator.platforms.local import LocalPlatform
-
         assert section.local is not None  # SourcePlatformConfig requires it for kind local
         return LocalPlatform(settings, section.local.sandbox_dir)
     if section.kind == "ec2":
-        from migrator.platforms.ec2 import Ec2Platform
+        # Imported on demand: boto3 costs start-up time that other platforms need not pay.
+        from migrator.platforms.source.ec2 import Ec2Platform
 
         assert section.ec2 is not None
         return Ec2Platform(settings, section.ec2, config.migration_id)

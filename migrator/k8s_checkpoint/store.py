@@ -42,8 +42,8 @@ from migrator.engine.checkpoint import (
     Versioned,
     utcnow,
 )
-from migrator.engine.k8s_journal import SEGMENT_BYTES, ConfigMapJournal
-from migrator.engine.k8s_lease import ANNOTATION_PREFIX, DEFAULT_LEASE_SECONDS, LeaseLock
+from migrator.k8s_checkpoint.journal import SEGMENT_BYTES, ConfigMapJournal
+from migrator.k8s_checkpoint.lease import ANNOTATION_PREFIX, DEFAULT_LEASE_SECONDS, LeaseLock
 from migrator.engine.lock import LockInfo
 from migrator.errors import BadInput, MigratorError
 

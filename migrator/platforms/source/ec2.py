@@ -25,10 +25,10 @@ from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, 
 
 from migrator.clients import aws
 from migrator.errors import BadInput, PermanentError, TemporaryError
-from migrator.platforms.base import BrokerPlatform, PlatformSettings
-from migrator.platforms.config import Ec2PlatformConfig
+from migrator.platforms.source.base import BrokerPlatform, PlatformSettings
+from migrator.platforms.source.config import Ec2PlatformConfig
 from migrator.platforms.model import Host, HostState, NewBroker, Outcome, ProvisionRecord
-from migrator.platforms.user_data import HOST_MARK, broker_script
+from migrator.platforms.source.user_data import HOST_MARK, broker_script
 
 MANAGED_BY = "kafka-k8s-migrator"
 TAG_MANAGED_BY = "managed-by"

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from migrator.errors import BadInput
-from migrator.platforms.base import BrokerPlatform, PlatformSettings
-from migrator.platforms.config import ManualPlatformConfig
+from migrator.platforms.source.base import BrokerPlatform, PlatformSettings
+from migrator.platforms.source.config import ManualPlatformConfig
 from migrator.platforms.model import Host, HostState, NewBroker, Outcome, ProvisionRecord
 from migrator.platforms.properties import to_text
 from migrator.platforms.registration import RegistrationSnapshot

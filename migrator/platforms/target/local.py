@@ -25,19 +25,20 @@ import difflib
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from migrator.config import MigrationConfig
+from migrator.engine.step import Verdict
 from migrator.errors import BadInput
-from migrator.platforms.base import PlatformSettings
-from migrator.platforms.config import PLATFORM_KEYS
-from migrator.platforms.local import LocalPlatform
-from migrator.platforms.model import Check, NewBroker
+from migrator.platforms.local_sandbox import sandbox_hooks
+from migrator.platforms.source.base import PlatformSettings
+from migrator.platforms.source.config import PLATFORM_KEYS
+from migrator.platforms.source.local import LocalPlatform
+from migrator.platforms.model import NewBroker
 from migrator.platforms.properties import PropertiesTemplate, to_text
 from migrator.platforms.registration import Registrations
-from migrator.platforms.strimzi_manifests import render_overrides
-from migrator.platforms.target import JSON, Build, OperatorState, Review, TargetPlatform
-from migrator.sandbox.cluster import SandboxCluster
-from migrator.sandbox.ports import broker_host
+from migrator.platforms.target.strimzi_manifests import render_overrides
+from migrator.platforms.target.base import JSON, Build, OperatorState, Review, TargetPlatform
 
 #: How long one sandbox broker may take to start and register (a loaded 2-core machine included).
 REGISTER_TIMEOUT = 180.0
@@ -110,8 +111,8 @@ class LocalTarget(TargetPlatform):
             for i, node_id in enumerate(self.planned_ids)
         ]
 
-    def _sandbox(self) -> SandboxCluster:
-        return SandboxCluster.load(self.sandbox_dir)
+    def _sandbox(self) -> Any:
+        return sandbox_hooks().load(self.sandbox_dir)
 
     # -- review ----------------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class LocalTarget(TargetPlatform):
         known = self._sandbox().brokers
         texts, diffs = [], []
         for broker in self._brokers([]):
-            properties = self._platform.server_properties(broker, broker_host(broker.id))
+            properties = self._platform.server_properties(broker, sandbox_hooks().broker_host(broker.id))
             header = f"# sandbox broker {broker.id} ({self.sandbox_dir})\n"
             if self.target.rack_topology_key:
                 header += "# broker.rack: the VM brokers' racks, taken in turn\n"
@@ -144,8 +145,8 @@ class LocalTarget(TargetPlatform):
     def switch_operator(self, image: str, build: Build | None) -> None:
         """Nothing to switch (see NO_OPERATOR)."""
 
-    def operator_settled(self, image: str) -> Check:
-        return Check(done=True, reason=NO_OPERATOR)
+    def operator_settled(self, image: str) -> Verdict:
+        return Verdict.ok(NO_OPERATOR)
 
     # -- brokers ---------------------------------------------------------------------------------
 
@@ -164,11 +165,11 @@ class LocalTarget(TargetPlatform):
     def remove(self, before: JSON) -> None:
         self._platform.retire(self._created(before))
 
-    def removed(self, before: JSON) -> Check:
+    def removed(self, before: JSON) -> Verdict:
         return self._platform.check_retired(self._created(before))
 
     def _created(self, before: JSON) -> list[int]:
         return [i for i in self.planned_ids if i not in before.get("present", [])]
 
-    def reconciled(self) -> Check:
-        return Check(done=True, reason=NO_OPERATOR)
+    def reconciled(self) -> Verdict:
+        return Verdict.ok(NO_OPERATOR)

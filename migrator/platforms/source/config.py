@@ -15,6 +15,15 @@ ones retired (the broker-ID shift phase), and what their server.properties hold.
 broker.id, broker.rack and zookeeper.connect are not part of the template: the platform writes them
 from the broker being provisioned and from cluster.zookeeper_connect, so a new broker can never join
 under another chroot (which would silently create a new cluster).
+
+The `broker_id_shift:` section lives here too: it says which IDs the source platform gives the
+brokers that replace the old ones (phases/broker_id_shift/):
+
+    broker_id_shift:
+      id_offset: 100                  # broker N is replaced by broker N + 100
+      movement:                       # optional; defaults to the top-level movement: section
+        throttle_bytes_per_second: 30000000
+        max_moves_per_broker: 3
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from migrator.config import _Model
+from migrator.config_base import ConfigModel
+from migrator.movers.settings import MovementConfig
 
 #: Keys the platform writes itself; see the module docstring.
 PLATFORM_KEYS = frozenset({"broker.id", "broker.rack", "zookeeper.connect", "node.id"})
@@ -52,13 +62,13 @@ def check_properties(values: dict[str, PropertyValue]) -> dict[str, str]:
     return checked
 
 
-class LocalPlatformConfig(_Model):
+class LocalPlatformConfig(ConfigModel):
     sandbox_dir: Path = Field(
         description="Folder of a running sandbox (`migrator sandbox up --dir ...`); relative to the working directory."
     )
 
 
-class LaunchTemplateRef(_Model):
+class LaunchTemplateRef(ConfigModel):
     id: str | None = Field(default=None, description="lt-0123...; give id or name.")
     name: str | None = None
     version: str = Field(default="$Default", description="$Default, $Latest or a version number.")
@@ -79,7 +89,7 @@ class LaunchTemplateRef(_Model):
         return {"LaunchTemplateId": self.id} if self.id else {"LaunchTemplateName": self.name or ""}
 
 
-class Ec2PlatformConfig(_Model):
+class Ec2PlatformConfig(ConfigModel):
     region: str | None = Field(default=None, description="Unset: the standard chain (AWS_REGION, profile).")
     endpoint_url: str | None = Field(default=None, description="Only to aim at a stand-in such as moto.")
     launch_template: LaunchTemplateRef = Field(
@@ -123,7 +133,7 @@ class Ec2PlatformConfig(_Model):
 _RESERVED_TAGS = frozenset({"Name", "migration-id", "kafka-broker-id", "managed-by"})
 
 
-class ManualPlatformConfig(_Model):
+class ManualPlatformConfig(ConfigModel):
     hosts: dict[int, str] = Field(default_factory=dict, description="new broker id -> the host a human starts it on")
     host_pattern: str | None = Field(default=None, description="e.g. kafka-{id}.vm.internal, for ids not in hosts")
     properties_path: str = "/opt/kafka/config/server.properties"
@@ -141,7 +151,7 @@ class ManualPlatformConfig(_Model):
         return value
 
 
-class SourcePlatformConfig(_Model):
+class SourcePlatformConfig(ConfigModel):
     kind: Literal["local", "ec2", "manual"]
     server_properties: dict[str, PropertyValue] = Field(
         default_factory=dict,
@@ -180,3 +190,15 @@ class SourcePlatformConfig(_Model):
     @property
     def manual_section(self) -> ManualPlatformConfig:
         return self.manual or ManualPlatformConfig()
+
+
+class BrokerIdShiftConfig(ConfigModel):
+    id_offset: int = Field(
+        default=100,
+        ge=1,
+        description="Every source broker N is replaced by broker N + id_offset; the new ids must be free "
+        "and outside the target's node-ID range.",
+    )
+    movement: MovementConfig | None = Field(
+        default=None, description="Throttle and batch limits of this phase; default: the top-level movement: section."
+    )

@@ -5,13 +5,13 @@
     target.review()                  # what the join would create, as text, and a diff against what exists
     target.operator()                # the cluster operator's image and build, or None (no operator)
     target.switch_operator(image, build)
-    target.operator_settled(image)   # Check: the Deployment runs `image` (rolled out)
+    target.operator_settled(image)   # Verdict: the Deployment runs `image` (rolled out)
     target.existing()                # what `create` would touch, as it is now (the before-snapshot)
     target.create(racks)             # the Kafka CR + node pool / the sandbox brokers
     target.node_ids()                # the broker ids the platform assigned (None: not yet)
-    target.reconciled()              # Check: the operator has caught up with the spec and is content
+    target.reconciled()              # Verdict: the operator has caught up with the spec and is content
     target.remove(before)            # delete what `create` made (and only that)
-    target.removed(before)           # Check: gone, with their brokers
+    target.removed(before)           # Verdict: gone, with their brokers
 
 Everything returned is plain JSON-friendly data, so the phase can keep it in the checkpoint. What is the
 same on every platform (the VM brokers' ids, ZooKeeper registrations, the probe topic) is the phase's
@@ -28,8 +28,7 @@ from typing import Any, ClassVar, Literal
 from migrator.config import MigrationConfig
 from migrator.engine.step import Verdict
 from migrator.errors import BadInput
-from migrator.platforms.model import Check
-from migrator.platforms.strimzi_config import TargetConfig
+from migrator.platforms.target.config import TargetConfig
 
 JSON = dict[str, Any]
 Build = Literal["forked", "upstream"]
@@ -73,7 +72,7 @@ class TargetPlatform(ABC):
     def switch_operator(self, image: str, build: Build | None) -> None: ...
 
     @abstractmethod
-    def operator_settled(self, image: str) -> Check: ...
+    def operator_settled(self, image: str) -> Verdict: ...
 
     @abstractmethod
     def existing(self) -> JSON: ...
@@ -87,13 +86,13 @@ class TargetPlatform(ABC):
     def node_ids(self) -> list[int] | None: ...
 
     @abstractmethod
-    def reconciled(self) -> Check: ...
+    def reconciled(self) -> Verdict: ...
 
     @abstractmethod
     def remove(self, before: JSON) -> None: ...
 
     @abstractmethod
-    def removed(self, before: JSON) -> Check: ...
+    def removed(self, before: JSON) -> Verdict: ...
 
 
 def require_target(config: MigrationConfig) -> TargetConfig:
@@ -104,23 +103,3 @@ def require_target(config: MigrationConfig) -> TargetConfig:
             "runbooks/03-mixed-cluster-join.md) and run again; nothing was changed."
         )
     return config.target
-
-
-def target_platform(config: MigrationConfig) -> TargetPlatform:
-    """The platform config.target.kind names. Imported on demand: the local one pulls in the sandbox,
-    the strimzi one the kubernetes client."""
-    target = require_target(config)
-    if target.kind == "local":
-        from migrator.platforms.local_target import LocalTarget
-
-        return LocalTarget.from_config(config)
-    from migrator.platforms.strimzi_target import StrimziTarget
-
-    return StrimziTarget.from_config(config)
-
-
-def verdict_of(check: Check, retry_after: float = 5.0) -> Verdict:
-    """A platform Check as the engine's Verdict: done, failed, or pending (polled again)."""
-    if check.done:
-        return Verdict.ok(check.reason)
-    return Verdict.failed(check.reason) if check.failed else Verdict.pending(check.reason, retry_after)

@@ -28,25 +28,26 @@ from kubernetes.client.exceptions import ApiException
 from migrator.clients.k8s import api_client, call, status_message
 from migrator.config import MigrationConfig
 from migrator.errors import BadInput, PermanentError
-from migrator.platforms.model import Check
-from migrator.platforms.strimzi import (
+from migrator.engine.step import Verdict
+from migrator.platforms.model import PLATFORM_POLL
+from migrator.platforms.target.strimzi_api import (
     FIELD_MANAGER,
     GROUP,
     PLURALS,
     VERSION,
-    ConcurrentChange,
+    ObjectChanged,
     KafkaStatus,
     StrimziPlatform,
 )
-from migrator.platforms.strimzi_config import TargetConfig
-from migrator.platforms.strimzi_manifests import (
+from migrator.platforms.target.config import TargetConfig
+from migrator.platforms.target.strimzi_manifests import (
     BUILD_ANNOTATION,
     MIGRATION_LABEL,
     RenderedManifests,
     load_override_specs,
     render_manifests,
 )
-from migrator.platforms.target import JSON, Build, OperatorState, Review, TargetPlatform
+from migrator.platforms.target.base import JSON, Build, OperatorState, Review, TargetPlatform
 
 #: Strimzi's full reconciliation interval (the operator Deployment's env), and its default.
 RECONCILIATION_ENV = "STRIMZI_FULL_RECONCILIATION_INTERVAL_MS"
@@ -113,23 +114,23 @@ def with_overrides(kafka: Mapping[str, Any], found: Mapping[str, Any]) -> JSON:
     return obj
 
 
-def rollout(deployment: Mapping[str, Any]) -> Check:
+def rollout(deployment: Mapping[str, Any]) -> Verdict:
     """Whether a Deployment has rolled out its current spec, by the rules of `kubectl rollout status`."""
     metadata, status = deployment.get("metadata") or {}, deployment.get("status") or {}
     name = f"Deployment {metadata.get('namespace')}/{metadata.get('name')}"
     wanted = (deployment.get("spec") or {}).get("replicas", 1)
     generation, observed = metadata.get("generation"), status.get("observedGeneration")
     if observed is None or (generation is not None and observed < generation):
-        return Check(False, reason=f"{name}: the Deployment controller has not seen generation {generation} yet")
+        return Verdict.pending(f"{name}: the Deployment controller has not seen generation {generation} yet", PLATFORM_POLL)
     updated, total = status.get("updatedReplicas") or 0, status.get("replicas") or 0
     available = status.get("availableReplicas") or 0
     if updated < wanted:
-        return Check(False, reason=f"{name}: {updated} of {wanted} pods run the new image")
+        return Verdict.pending(f"{name}: {updated} of {wanted} pods run the new image", PLATFORM_POLL)
     if total > updated:
-        return Check(False, reason=f"{name}: {total - updated} pod(s) of the old image still terminating")
+        return Verdict.pending(f"{name}: {total - updated} pod(s) of the old image still terminating", PLATFORM_POLL)
     if available < updated:
-        return Check(False, reason=f"{name}: {available} of {updated} new pods available")
-    return Check(True, reason=f"{name} rolled out ({updated} pod(s))")
+        return Verdict.pending(f"{name}: {available} of {updated} new pods available", PLATFORM_POLL)
+    return Verdict.ok(f"{name} rolled out ({updated} pod(s))")
 
 
 def reconciliation_interval(deployment: Mapping[str, Any], container: str) -> float:
@@ -214,12 +215,12 @@ class StrimziTarget(TargetPlatform):
                 )
         self.platform.switch_operator_image(image, build=build)
 
-    def operator_settled(self, image: str) -> Check:
+    def operator_settled(self, image: str) -> Verdict:
         current = self.platform.operator()
         if current is None:
-            return Check(False, failed=True, reason="the cluster operator Deployment is gone")
+            return Verdict.failed("the cluster operator Deployment is gone")
         if current.image != image:
-            return Check(False, failed=True, reason=f"the operator runs {current.image}, not {image}")
+            return Verdict.failed(f"the operator runs {current.image}, not {image}")
         return rollout(current.object)
 
     def reconciliation_interval(self) -> float:
@@ -267,7 +268,7 @@ class StrimziTarget(TargetPlatform):
             if live is not None and (live["metadata"].get("labels") or {}).get(MIGRATION_LABEL) == self.config.migration_id:
                 self.platform.delete(live)
 
-    def removed(self, before: JSON) -> Check:
+    def removed(self, before: JSON) -> Verdict:
         left = [
             f"{kind} {self._names[kind]}"
             for kind in KINDS
@@ -276,8 +277,8 @@ class StrimziTarget(TargetPlatform):
         pods = sorted(self.platform.broker_pods())
         if left or pods:
             detail = ", ".join(left + [f"broker pod(s) {', '.join(map(str, pods))}"] * bool(pods))
-            return Check(False, reason=f"still present: {detail}")
-        return Check(True, reason="the Kafka CR, its node pool and their broker pods are gone")
+            return Verdict.pending(f"still present: {detail}", PLATFORM_POLL)
+        return Verdict.ok("the Kafka CR, its node pool and their broker pods are gone")
 
     # -- handback --------------------------------------------------------------------------------
 
@@ -286,7 +287,7 @@ class StrimziTarget(TargetPlatform):
         if kafka is None:
             raise BadInput(
                 f"Kafka {self.target.namespace}/{self.target.cluster_name} does not exist, so there is nothing to hand "
-                "back. Check target.namespace and target.cluster_name. Nothing was changed."
+                "back. Verdict target.namespace and target.cluster_name. Nothing was changed."
             )
         return kafka
 
@@ -322,22 +323,22 @@ class StrimziTarget(TargetPlatform):
                 if exc.status != 409:
                     raise
                 last = status_message(exc)
-        raise ConcurrentChange(
+        raise ObjectChanged(
             f"Could not {what} on Kafka {self.target.namespace}/{name}: it changed between our read and our write "
             f"{_UPDATE_ATTEMPTS} times in a row ({last}). Something else keeps writing it; find out what, then run again."
         )
 
-    def reconciled(self) -> Check:
+    def reconciled(self) -> Verdict:
         status = self.platform.kafka_status()
         if status is None:
-            return Check(False, failed=True, reason=f"Kafka {self.target.cluster_name} does not exist")
+            return Verdict.failed(f"Kafka {self.target.cluster_name} does not exist")
         if not status.caught_up:
-            return Check(False, reason=f"the operator has not reconciled yet: {status.describe()}")
+            return Verdict.pending(f"the operator has not reconciled yet: {status.describe()}", PLATFORM_POLL)
         if status.ready:
-            return Check(True, reason=f"Kafka {status.name} Ready at generation {status.generation}")
+            return Verdict.ok(f"Kafka {status.name} Ready at generation {status.generation}")
         if status.not_ready is not None:
-            return Check(False, failed=True, reason=f"the operator reports {status.not_ready}")
-        return Check(False, reason=status.describe())
+            return Verdict.failed(f"the operator reports {status.not_ready}")
+        return Verdict.pending(status.describe(), PLATFORM_POLL)
 
     def metadata_state(self) -> str | None:
         """status.kafkaMetadataState (ZooKeeper, KRaftMigration, ..., KRaft); BadInput without the CR."""

@@ -13,19 +13,19 @@
         max_pause_seconds: 3600
         check_interval_seconds: 5
 
-Kept apart from the steps, which import the Kafka clients: migrator.config imports this section at its
-bottom, and the clients import migrator.config.
+A leaf on config_base (migrator.config imports it, and migrator imports no phase); the phase reads
+it through phases/cruise_control_rebalance/plan.py.
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from migrator.config import MigrationConfig, _Model
+from migrator.config_base import ConfigModel
 from migrator.movers.settings import MovementConfig, MoverKind
 
 
-class HealthGateConfig(_Model):
+class HealthGateConfig(ConfigModel):
     auto_resume: bool = Field(
         default=True,
         description="Resume by itself once healthy for healthy_for_seconds; off: the run stops paused (exit 3).",
@@ -35,7 +35,7 @@ class HealthGateConfig(_Model):
     check_interval_seconds: float = Field(default=5.0, gt=0)
 
 
-class RebalanceConfig(_Model):
+class RebalanceConfig(ConfigModel):
     mover: MoverKind = "native"
     brokers_per_batch: int | None = Field(
         default=None,
@@ -48,10 +48,3 @@ class RebalanceConfig(_Model):
     )
     health_gate: HealthGateConfig = HealthGateConfig()
 
-
-def rebalance_settings(config: MigrationConfig) -> RebalanceConfig:
-    return config.cruise_control_rebalance or RebalanceConfig()
-
-
-def movement_settings(config: MigrationConfig) -> MovementConfig:
-    return rebalance_settings(config).movement or config.movement or MovementConfig()

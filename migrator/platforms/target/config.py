@@ -32,7 +32,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from migrator.config import _Model
+from migrator.config_base import ConfigModel
 
 # KafkaClusterSpec.FORBIDDEN_PREFIXES / FORBIDDEN_PREFIX_EXCEPTIONS in Strimzi 0.45.2 (api module). Keys
 # matching a prefix (lower-cased startsWith), unless listed as an exception (exact match), are dropped
@@ -103,7 +103,7 @@ def parse_node_id_range(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(ids))  # Strimzi skips an ID it already handed out
 
 
-class ListenerConfig(_Model):
+class ListenerConfig(ConfigModel):
     """A listener of the Kafka CR (spec.kafka.listeners). Strimzi names it `<NAME>-<PORT>` in the
     broker config, e.g. name `shared`, port 9094 -> `SHARED-9094`."""
 
@@ -137,7 +137,7 @@ class ListenerConfig(_Model):
         return listener
 
 
-class StorageConfig(_Model):
+class StorageConfig(ConfigModel):
     type: Literal["persistent-claim", "ephemeral"] = "persistent-claim"
     size: str | None = Field(default=None, pattern=r"^([0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
     storage_class: str | None = None
@@ -161,14 +161,14 @@ class StorageConfig(_Model):
         return storage
 
 
-class CruiseControlConfig(_Model):
+class CruiseControlConfig(ConfigModel):
     enabled: bool = False
     #: The topic the metrics reporters on BOTH sides write to; set through spec.cruiseControl.config
     #: (metric.reporter.topic), which needs no fork.
     metrics_topic: str = Field(default="__CruiseControlMetrics", pattern=r"^[a-zA-Z0-9._\-]{1,249}$")
 
 
-class OperatorConfig(_Model):
+class OperatorConfig(ConfigModel):
     """The cluster operator Deployment and the two images it switches between."""
 
     namespace: str | None = Field(default=None, description="Defaults to target.namespace.")
@@ -204,7 +204,7 @@ class OperatorConfig(_Model):
         return self
 
 
-class TargetConfig(_Model):
+class TargetConfig(ConfigModel):
     kind: Literal["strimzi", "local"] = "strimzi"
     namespace: str = Field(default="kafka", pattern=_DNS_LABEL, max_length=63)
     cluster_name: str = Field(pattern=_DNS_LABEL, max_length=63)
