@@ -103,6 +103,7 @@ class MigrationConfig(_Model):
     dns: migrator.dns.config.DnsConfig | None = None
     source_platform: migrator.platforms.config.SourcePlatformConfig | None = None
     movement: migrator.movers.settings.MovementConfig | None = None
+    cruise_control: migrator.movers.cruise_control_config.CruiseControlConfig | None = None
     target: migrator.platforms.strimzi_config.TargetConfig | None = None
     broker_id_shift: phases.broker_id_shift_config.BrokerIdShiftConfig | None = None
 
@@ -159,5 +160,6 @@ def _check_secrets_readable(model: BaseModel) -> None:
 import migrator.dns.config  # noqa: E402
 import migrator.platforms.config  # noqa: E402
 import migrator.movers.settings  # noqa: E402
+import migrator.movers.cruise_control_config  # noqa: E402
 import migrator.platforms.strimzi_config  # noqa: E402
 import phases.broker_id_shift_config  # noqa: E402

@@ -375,7 +375,7 @@ class CruiseControl:
         self, endpoint: str, params: Mapping[str, Any], timeout_seconds: float, user_task_id: str | None = None
     ) -> Optimization | ReviewPending:
         """POST `endpoint` (remove_broker, demote_broker) and wait for its OptimizationResult."""
-        return _optimization(self.complete("POST", endpoint, params, timeout_seconds, user_task_id=user_task_id))
+        return optimization_of(self.complete("POST", endpoint, params, timeout_seconds, user_task_id=user_task_id))
 
     def stop_proposal_execution(self, *, stop_external_agent: bool = False, reason: str | None = None) -> str:
         """Stop Cruise Control's execution; with stop_external_agent=False never a reassignment it did not start."""
@@ -385,7 +385,9 @@ class CruiseControl:
         return str(body.get("message", ""))
 
 
-def _optimization(reply: Reply) -> Optimization | ReviewPending:
+def optimization_of(reply: Reply) -> Optimization | ReviewPending:
+    """The result of remove_broker/demote_broker: an OptimizationResult, or a review result when two-step
+    verification parked the request."""
     body = reply.body
     if "summary" not in body and "RequestInfo" in body:
         # ReviewResult (two-step verification): the request waits in the purgatory.

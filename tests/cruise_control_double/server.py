@@ -59,9 +59,9 @@ from migrator.clients.kafka import KafkaAdmin
 from migrator.clients.zk import ZooKeeper
 from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
-from migrator.movers.batching import assign_batches
 from migrator.movers.executor import Executor, MovePaused
-from migrator.movers.plan import MovePlan, PartitionMove
+from migrator.movers.cruise_control import reassignment_plan
+from migrator.movers.plan import MovePlan
 from migrator.movers.settings import MovementConfig
 from tests.cruise_control_double import proposals as drains
 from tests.cruise_control_double.spec import SpecViolation, check_request, check_response
@@ -586,20 +586,9 @@ class CruiseControlDouble:
         )
         execution = Execution(task_id, kind, proposals, sizes, str(params.get("reason") or ""))
         execution.memory["concurrency"] = settings.max_moves_per_broker
-        entries = [(k, old, new, sizes.get(k, 0) * len([b for b in new if b not in old])) for k, (old, new) in sorted(proposals.items())]
-        batches = assign_batches([(old, new, nb) for _, old, new, nb in entries], settings.limits())
-        moves = tuple(
-            sorted(
-                (PartitionMove(t, p, old, new, nb, batch) for ((t, p), old, new, nb), batch in zip(entries, batches)),
-                key=lambda m: (m.batch, m.topic, m.partition),
-            )
-        )
-        plan = MovePlan(
-            "drain",
-            tuple(sorted({b for m in moves for b in m.removing})),
-            tuple(sorted({b for m in moves for b in m.adding})),
+        plan = reassignment_plan(
+            ((k, old, new, sizes.get(k, 0) * len([b for b in new if b not in old])) for k, (old, new) in proposals.items()),
             settings.limits(),
-            moves,
         )
         with process.lock:
             process.execution = execution

@@ -1,0 +1,226 @@
+"""The cruise-control mover against the Cruise Control test double, which moves data for real on the sandbox."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+
+from migrator.clients.cruise_control import CruiseControl
+from migrator.cluster.inventory import read_inventory
+from migrator.cluster.throttles import FOLLOWER_RATE, LEADER_RATE
+from migrator.config import MigrationConfig, load_config
+from migrator.errors import BadInput, SafetyGateError
+from migrator.movers.cruise_control import CruiseControlMover
+from migrator.movers.cruise_control_config import CruiseControlConfig
+from migrator.movers.native import planner_view
+from migrator.movers.plan import BatchLimits, MovePlan
+from migrator.movers.planner import plan_drain
+from migrator.movers.settings import MovementConfig
+from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
+from migrator.sandbox.workload import Workload
+from tests.cluster.native_mover_support import Recorder, assignment, create_topic, in_flight, throttles, unique, wait_for
+from tests.cruise_control_double.server import CruiseControlDouble
+
+pytestmark = pytest.mark.cluster
+
+FOUR_BROKERS = [BrokerSpec(0, "a"), BrokerSpec(1, "b"), BrokerSpec(2, "c"), BrokerSpec(3, "c")]
+ALL = [0, 1, 2, 3]
+
+
+def options(double: CruiseControlDouble, **overrides: Any) -> CruiseControlConfig:
+    return CruiseControlConfig(url=double.url, poll_interval_seconds=0.3, **overrides)
+
+
+def drain_plan(
+    config: MigrationConfig, sources: list[int], destinations: list[int], topics: list[str] | None
+) -> MovePlan:
+    return plan_drain(planner_view(read_inventory(config), topics), sources, destinations, BatchLimits(2))
+
+
+def run_in_background(mover_args: dict[str, Any], plan: MovePlan, state: dict) -> tuple[threading.Thread, list[Any]]:
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            with CruiseControlMover.open(**mover_args) as mover:
+                outcome.append(mover.run(plan, state))
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker, outcome
+
+
+@pytest.fixture
+def four(sandbox_factory, tmp_path: Path) -> Iterator[tuple[SandboxCluster, MigrationConfig]]:
+    cluster = sandbox_factory(brokers=FOUR_BROKERS)
+    yield cluster, load_config(cluster.write_migration_config(tmp_path / "migration.yaml"))
+
+
+def test_cruise_control_drains_a_broker_under_load_losing_nothing(four):
+    cluster, config = four
+    data = unique("orders")
+    create_topic(cluster, data, partitions=6, mb=2)
+    workload = Workload(cluster.bootstrap_servers, topic=unique("canary"), rate_per_s=50, keys=8)
+    with workload:
+        topics = [data, workload.topic]
+        # remove_broker drains every partition of the broker, internal topics included.
+        plan = drain_plan(config, [2], [3], None)
+        state: dict = {}
+        recorder = Recorder()
+        settings = MovementConfig(throttle_bytes_per_second=2_000_000, max_moves_per_broker=2)
+        # A freshly started Cruise Control has no valid metric windows: the mover waits for them.
+        with CruiseControlDouble(config, windows_ready_after_seconds=2.0) as double:
+            with CruiseControlMover.open(
+                config, events=recorder.bus, persist=lambda: None, options=options(double), settings=settings
+            ) as mover:
+                report = mover.run(plan, state)
+                verdict = wait_for(lambda: (v := mover.verify(plan, state)).done and v, "the move to verify")
+            assert double.violations == [] and double.rejected == []
+            assert double.executions_started == 1
+    assert workload.report.zero_loss and workload.report.lost == 0
+    after = assignment(config, None)
+    assert not any(2 in replicas for replicas in after.values())
+    # Cruise Control drains internal topics too, which the migrator's planner leaves out.
+    assert report.partitions == len(state["before"]) > len(plan.moves) > 0
+    assert {(m.topic, m.partition) for m in plan.moves} <= {(t, p) for t, p, _ in state["target"]}
+    assert "no throttle left over" in verdict.reason
+    assert recorder.of("mover.waiting"), "the wait for metric windows was reported"
+    assert "valid windows" in recorder.of("mover.waiting")[0]["reason"]
+    assert state["user_task_id"] is None and state["status"] == "done" and state["submissions"] == 1
+    assert all(2 in r for _, _, r in state["before"])
+    final = recorder.of("progress")[-1]
+    assert final["bytes_moved"] == final["bytes_total"] == plan.summary.total_bytes > 1_000_000
+    assert throttles(config, ALL, topics) == set()
+
+
+def test_a_cruise_control_restart_mid_execution_is_reconciled_and_the_move_finishes(four):
+    cluster, config = four
+    data = unique("big")
+    create_topic(cluster, data, partitions=4, mb=3)
+    with CruiseControlDouble(config) as double:
+        workload = Workload(cluster.bootstrap_servers, topic=unique("canary"), rate_per_s=50, keys=8)
+        with workload:
+            topics = [data, workload.topic]
+            plan = drain_plan(config, [2], [3], None)
+            state: dict = {}
+            recorder = Recorder()
+            settings = MovementConfig(throttle_bytes_per_second=500_000, max_moves_per_broker=2)
+            args = dict(config=config, events=recorder.bus, persist=lambda: None, options=options(double), settings=settings)
+            worker, outcome = run_in_background(args, plan, state)
+            # Mid-execution: Kafka is copying a batch Cruise Control submitted.
+            wait_for(lambda: state.get("user_task_id") and in_flight(config), "the execution to be copying", timeout=60)
+            first_task = state["user_task_id"]
+            double.restart()
+            worker.join(timeout=300)
+            assert not worker.is_alive()
+        assert double.violations == []
+        assert outcome and not isinstance(outcome[0], BaseException), outcome
+        assert double.executions_started == 2, "what was left was resubmitted once"
+        with CruiseControl(double.url) as cc:
+            assert first_task not in {t.user_task_id for t in cc.user_tasks()}
+    restarted = recorder.of("mover.cruise_control_restarted")
+    assert restarted and restarted[0]["user_task_id"] == first_task
+    assert workload.report.zero_loss and workload.report.lost == 0
+    after = assignment(config, None)
+    assert not any(2 in replicas for replicas in after.values())
+    # The crashed execution's throttles are gone too: nobody else would remove them.
+    assert throttles(config, ALL, topics) == set()
+    assert state["status"] == "done" and state["submissions"] == 2
+
+
+# ------------------------------------------------------------------ on the shared sandbox (no data moved)
+
+
+@pytest.fixture(scope="module")
+def shared(sandbox: SandboxCluster, tmp_path_factory: pytest.TempPathFactory) -> MigrationConfig:
+    return load_config(sandbox.write_migration_config(tmp_path_factory.mktemp("cc-mover") / "migration.yaml"))
+
+
+def test_an_execution_someone_else_started_is_named_and_never_stopped(sandbox: SandboxCluster, shared: MigrationConfig):
+    topic = unique("foreign")
+    create_topic(sandbox, topic, partitions=2, replication=2, mb=1, assignment=[[0, 1], [1, 0]])
+    with CruiseControlDouble(shared) as double, CruiseControl(double.url) as other:
+        theirs = other.request(
+            "POST",
+            "remove_broker",
+            other.remove_broker_params([0], destinations=[2], dryrun=False, replication_throttle=100_000, reason="someone else"),
+        )
+        try:
+            assert other.executor_state().busy
+            plan = drain_plan(shared, [1], [2], [topic])
+            with pytest.raises(BadInput) as refused:
+                with CruiseControlMover.open(
+                    shared, events=Recorder().bus, persist=lambda: None, options=options(double)
+                ) as mover:
+                    mover.run(plan, {})
+            message = str(refused.value)
+            assert theirs.user_task_id in message and "remove_broker" in message and "did not start" in message
+            executor = other.executor_state()
+            assert executor.busy and executor.triggered_user_task_id == theirs.user_task_id, "it was not stopped"
+            assert not any("stop_proposal_execution" in r for r in double.requests)
+        finally:
+            other.stop_proposal_execution()
+            wait_for(lambda: not other.executor_state().busy, "their execution to stop", timeout=120)
+        assert double.violations == []
+
+
+def test_a_cluster_default_throttle_rate_stops_the_move_before_anything_changes(sandbox: SandboxCluster, shared: MigrationConfig):
+    def cluster_default(rate: str | None) -> None:
+        # Neither librdkafka nor kafka-python sends the default broker entity (an empty name), so this
+        # writes what `kafka-configs.sh --entity-default` makes the controller write in ZooKeeper mode.
+        zk = KazooClient(hosts=sandbox.zookeeper_connect)
+        zk.start(timeout=15)
+        try:
+            config = {LEADER_RATE: rate, FOLLOWER_RATE: rate} if rate else {}
+            zk.ensure_path("/config/brokers/<default>")
+            zk.set("/config/brokers/<default>", json.dumps({"version": 1, "config": config}).encode())
+            change = json.dumps({"version": 2, "entity_path": "brokers/<default>"}).encode()
+            zk.create("/config/changes/config_change_", change, sequence=True)
+        finally:
+            zk.stop()
+            zk.close()
+
+    topic = unique("preflight")
+    create_topic(sandbox, topic, partitions=1, replication=2, assignment=[[0, 1]])
+    before = assignment(shared, [topic])
+    cluster_default("10000000")
+    try:
+        with CruiseControlDouble(shared) as double:
+            plan = drain_plan(shared, [0], [2], [topic])
+            wait_for(
+                lambda: any(t.source == "DYNAMIC_DEFAULT_BROKER_CONFIG" for t in throttles(shared, [0, 1, 2], [])),
+                "the cluster default to show",
+            )
+            with pytest.raises(BadInput) as refused:
+                with CruiseControlMover.open(shared, events=Recorder().bus, persist=lambda: None, options=options(double)) as mover:
+                    mover.run(plan, {})
+            assert double.executions_started == 0 and not any("dryrun=false" in r for r in double.requests)
+    finally:
+        cluster_default(None)
+    message = str(refused.value)
+    assert f"{LEADER_RATE}=10000000 (cluster-wide dynamic default)" in message and "#2078" in message
+    assert assignment(shared, [topic]) == before
+
+
+def test_without_metric_windows_the_move_waits_a_bounded_time_then_pauses(sandbox: SandboxCluster, shared: MigrationConfig):
+    topic = unique("windows")
+    create_topic(sandbox, topic, partitions=1, replication=2, assignment=[[0, 1]])
+    with CruiseControlDouble(shared, windows_ready_after_seconds=3600) as double:
+        recorder = Recorder()
+        plan = drain_plan(shared, [0], [2], [topic])
+        state: dict = {}
+        with pytest.raises(SafetyGateError, match="too few valid metric windows"):
+            with CruiseControlMover.open(
+                shared, events=recorder.bus, persist=lambda: None, options=options(double, metric_windows_timeout_seconds=1.5)
+            ) as mover:
+                mover.run(plan, state)
+        assert recorder.of("mover.waiting") and double.executions_started == 0
+        assert double.violations == []
