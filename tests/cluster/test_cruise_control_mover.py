@@ -16,13 +16,15 @@ from migrator.cluster.inventory import read_inventory
 from migrator.cluster.throttles import FOLLOWER_RATE, LEADER_RATE
 from migrator.config import MigrationConfig, load_config
 from migrator.errors import BadInput, SafetyGateError
+from migrator.movers.executor import MovePaused
 from migrator.movers.cruise_control import CruiseControlMover
 from migrator.movers.cruise_control_config import CruiseControlConfig
 from migrator.movers.native import planner_view
 from migrator.movers.plan import BatchLimits, MovePlan
 from migrator.movers.planner import plan_drain
 from migrator.movers.settings import MovementConfig
-from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
+from migrator.sandbox import jars
+from migrator.sandbox.cluster import DEFAULT_BROKERS, BrokerSpec, SandboxCluster
 from migrator.sandbox.workload import Workload
 from tests.cluster.native_mover_support import Recorder, assignment, create_topic, in_flight, throttles, unique, wait_for
 from tests.cruise_control_double.server import CruiseControlDouble
@@ -100,6 +102,19 @@ def test_cruise_control_drains_a_broker_under_load_losing_nothing(four):
     assert final["bytes_moved"] == final["bytes_total"] == plan.summary.total_bytes > 1_000_000
     assert throttles(config, ALL, topics) == set()
 
+    # Rollback: everything back on the replicas it had, in order (the native executor moves it).
+    before = {(t, p): tuple(r) for t, p, r in state["before"]}
+    with CruiseControlDouble(config) as double:
+        with CruiseControlMover.open(
+            config, events=recorder.bus, persist=lambda: None, options=options(double), settings=settings
+        ) as mover:
+            back = mover.reverse(state)
+        assert double.executions_started == 0
+    assert back.direction == "reverse" and back.partitions == len(before)
+    restored = assignment(config, None)
+    assert {k: restored[k] for k in before} == before
+    assert state["status"] == "reversed" and throttles(config, ALL, topics) == set()
+
 
 def test_a_cruise_control_restart_mid_execution_is_reconciled_and_the_move_finishes(four):
     cluster, config = four
@@ -136,15 +151,23 @@ def test_a_cruise_control_restart_mid_execution_is_reconciled_and_the_move_finis
     assert state["status"] == "done" and state["submissions"] == 2
 
 
-# ------------------------------------------------------------------ on the shared sandbox (no data moved)
+# ------------------------------------------------------------------ on one private cluster for the module
+# remove_broker drains EVERY partition of a broker, so these do not run on the session's shared sandbox.
 
 
 @pytest.fixture(scope="module")
-def shared(sandbox: SandboxCluster, tmp_path_factory: pytest.TempPathFactory) -> MigrationConfig:
-    return load_config(sandbox.write_migration_config(tmp_path_factory.mktemp("cc-mover") / "migration.yaml"))
+def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxCluster, MigrationConfig]]:
+    jars.ensure_jars()
+    cluster = SandboxCluster(tmp_path_factory.mktemp("cc-private"), DEFAULT_BROKERS, "/kafka")
+    cluster.up()
+    try:
+        yield cluster, load_config(cluster.write_migration_config(tmp_path_factory.mktemp("cc-mover") / "migration.yaml"))
+    finally:
+        cluster.down()
 
 
-def test_an_execution_someone_else_started_is_named_and_never_stopped(sandbox: SandboxCluster, shared: MigrationConfig):
+def test_an_execution_someone_else_started_is_named_and_never_stopped(private):
+    sandbox, shared = private
     topic = unique("foreign")
     create_topic(sandbox, topic, partitions=2, replication=2, mb=1, assignment=[[0, 1], [1, 0]])
     with CruiseControlDouble(shared) as double, CruiseControl(double.url) as other:
@@ -172,7 +195,8 @@ def test_an_execution_someone_else_started_is_named_and_never_stopped(sandbox: S
         assert double.violations == []
 
 
-def test_a_cluster_default_throttle_rate_stops_the_move_before_anything_changes(sandbox: SandboxCluster, shared: MigrationConfig):
+def test_a_cluster_default_throttle_rate_stops_the_move_before_anything_changes(private):
+    sandbox, shared = private
     def cluster_default(rate: str | None) -> None:
         # Neither librdkafka nor kafka-python sends the default broker entity (an empty name), so this
         # writes what `kafka-configs.sh --entity-default` makes the controller write in ZooKeeper mode.
@@ -210,7 +234,8 @@ def test_a_cluster_default_throttle_rate_stops_the_move_before_anything_changes(
     assert assignment(shared, [topic]) == before
 
 
-def test_without_metric_windows_the_move_waits_a_bounded_time_then_pauses(sandbox: SandboxCluster, shared: MigrationConfig):
+def test_without_metric_windows_the_move_waits_a_bounded_time_then_pauses(private):
+    sandbox, shared = private
     topic = unique("windows")
     create_topic(sandbox, topic, partitions=1, replication=2, assignment=[[0, 1]])
     with CruiseControlDouble(shared, windows_ready_after_seconds=3600) as double:
@@ -224,3 +249,45 @@ def test_without_metric_windows_the_move_waits_a_bounded_time_then_pauses(sandbo
                 mover.run(plan, state)
         assert recorder.of("mover.waiting") and double.executions_started == 0
         assert double.violations == []
+
+
+def test_a_pause_stops_only_our_execution_and_resume_finishes(private):
+    sandbox, shared = private
+    topic = unique("pause")
+    create_topic(sandbox, topic, partitions=2, replication=2, mb=1, assignment=[[0, 1], [0, 1]])
+    plan = drain_plan(shared, [0], [2], [topic])
+    # Only our topic moves: broker 0 keeps the shared sandbox's other partitions.
+    plan_topics = {m.topic for m in plan.moves}
+    assert plan_topics == {topic}
+    state: dict = {}
+    pause = threading.Event()
+    recorder = Recorder()
+    settings = MovementConfig(throttle_bytes_per_second=200_000, max_moves_per_broker=1)
+    with CruiseControlDouble(shared) as double:
+        args = dict(
+            config=shared,
+            events=recorder.bus,
+            persist=lambda: None,
+            options=options(double),
+            settings=settings,
+            pause_requested=lambda: "operator pause" if pause.is_set() else None,
+        )
+        mover_plan = MovePlan(plan.kind, (0,), (2,), plan.limits, plan.moves)
+        worker, outcome = run_in_background(args, mover_plan, state)
+        wait_for(lambda: state.get("user_task_id") and in_flight(shared), "the execution to be copying", timeout=60)
+        pause.set()
+        worker.join(timeout=120)
+        assert isinstance(outcome[0], MovePaused), outcome
+        with CruiseControl(double.url) as cc:
+            assert not cc.executor_state().busy
+        assert any("stop_proposal_execution" in r and "stop_external_agent=false" in r for r in double.requests)
+        assert state["status"] == "paused" and not in_flight(shared)
+
+        pause.clear()
+        faster = MovementConfig(throttle_bytes_per_second=5_000_000, max_moves_per_broker=5)
+        with CruiseControlMover.open(**{**args, "settings": faster}) as mover:
+            mover.run(mover_plan, state)
+            assert wait_for(lambda: mover.verify(mover_plan, state).done, "the resumed move to verify")
+        assert double.violations == []
+    assert state["status"] == "done" and state["submissions"] == 2
+    assert not any(0 in replicas for replicas in assignment(shared, None).values())
