@@ -381,7 +381,7 @@ class CruiseControlMover:
     def _submit(self, plan: MovePlan, memory: CruiseMemory) -> None:
         """Dry run, checkpoint the targets and the moment, then execute; the User-Task-ID is
         checkpointed as soon as Cruise Control names it."""
-        proposal = self._propose(plan)
+        proposal = self._propose(plan, memory)
         memory.target.update({(p.topic, p.partition): p.new_replicas for p in proposal.proposals})
         memory.submitting_since_ms = int(time.time() * 1000)
         memory.save()
@@ -421,7 +421,7 @@ class CruiseControlMover:
             submission=memory.submissions,
         )
 
-    def _propose(self, plan: MovePlan) -> Optimization:
+    def _propose(self, plan: MovePlan, memory: CruiseMemory) -> Optimization:
         """The dry run; while Cruise Control lacks valid metric windows, wait (bounded), saying so."""
         deadline = self._clock() + self.options.metric_windows_timeout_seconds
         while True:
@@ -440,7 +440,7 @@ class CruiseControlMover:
                         "every broker, then `migrator resume`."
                     ) from exc
                 self._emit("mover.waiting", reason=f"Cruise Control has not enough valid metric windows yet: {exc.message}")
-                self._check_pause_plain()
+                self._check_pause(memory)
                 self._sleep(self.options.poll_interval_seconds)
                 continue
             if isinstance(answer, ReviewPending):
@@ -516,7 +516,7 @@ class CruiseControlMover:
         self._emit("mover.awaiting_kafka", partitions=_names(in_flight), reason="Cruise Control is idle but Kafka still moves partitions we asked for")
         deadline = self._clock() + self.settings.stall_timeout_seconds
         while in_flight:
-            self._check_pause_plain()
+            self._check_pause(memory)
             if self._clock() > deadline:
                 raise SafetyGateError(
                     f"Kafka has been moving {_names(in_flight)} for {self.settings.stall_timeout_seconds:g} s with "
@@ -594,10 +594,6 @@ class CruiseControlMover:
     def _check_pause(self, memory: CruiseMemory) -> None:
         if reason := self._pause_requested():
             self._pause_execution(memory, reason, MovePaused)
-
-    def _check_pause_plain(self) -> None:
-        if reason := self._pause_requested():
-            raise MovePaused(f"The replica move paused: {reason}. `migrator resume` carries on from the real state.")
 
     def _pause_execution(self, memory: CruiseMemory, reason: str, kind: type[MigratorError]) -> None:
         stopped = self._stop_ours(memory, reason)

@@ -8,10 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from migrator.clients.cruise_control import (
-    NO_TASK_IN_PROGRESS,
     CruiseControl,
     CruiseControlError,
     Optimization,
@@ -34,17 +32,6 @@ def double(config: MigrationConfig) -> Iterator[CruiseControlDouble]:
     with CruiseControlDouble(config) as cc:
         yield cc
     assert cc.violations == [], "the double answered against the OpenAPI description"
-
-
-def test_executor_state_and_user_tasks_of_an_idle_cruise_control(double: CruiseControlDouble):
-    with CruiseControl(double.url) as cc:
-        state = cc.executor_state()
-        assert state.state == NO_TASK_IN_PROGRESS and not state.busy and state.task_id is None
-        tasks = cc.user_tasks()
-    # The state request itself is an async user task, as in Cruise Control.
-    assert [t.status for t in tasks] == ["Completed"]
-    assert tasks[0].request_url.startswith("GET /kafkacruisecontrol/state?")
-    assert "substates=executor" in tasks[0].request_url
 
 
 def test_a_dry_run_remove_broker_proposes_moves_only_to_the_destinations(
@@ -94,30 +81,26 @@ def test_without_valid_metric_windows_a_proposal_fails_with_cruise_controls_erro
         assert double.violations == []
 
 
-def test_kafka_cluster_state_and_stop_without_an_execution(double: CruiseControlDouble, sandbox: SandboxCluster):
+def test_kafka_cluster_state(double: CruiseControlDouble, sandbox: SandboxCluster, config: MigrationConfig):
+    topic = unique("cc-state")
+    create_topic(sandbox, topic, partitions=2, replication=2, assignment=[[0, 1], [1, 2]])
     with CruiseControl(double.url) as cc:
         state = cc.kafka_cluster_state()
-        assert state["KafkaBrokerState"]["Summary"]["Brokers"] == 3
-        assert sum(state["KafkaBrokerState"]["IsController"].values()) == 1
-        assert cc.stop_proposal_execution() == "Proposal execution stopped."
-    assert any("stop_external_agent=false" in r for r in double.requests)
+    brokers = state["KafkaBrokerState"]
+    assert brokers["Summary"]["Brokers"] == 3 and sum(brokers["IsController"].values()) == 1
+    total = sum(len(r) for r in assignment(config, None).values())
+    assert sum(brokers["ReplicaCountByBrokerId"].values()) == brokers["Summary"]["Replicas"] == total
 
 
-def test_the_double_rejects_what_the_openapi_description_forbids(double: CruiseControlDouble):
-    base = f"{double.url}/kafkacruisecontrol"
-    # execution_progress_check_interval_ms has minimum 5000; brokerid is required; substates is an enum.
-    refused = [
-        requests.post(f"{base}/remove_broker", params={"brokerid": "0", "execution_progress_check_interval_ms": "100", "json": "true"}),
-        requests.post(f"{base}/remove_broker", params={"json": "true"}),
-        requests.get(f"{base}/state", params={"substates": "executor,bogus", "json": "true"}),
-        # A repeated list parameter: Cruise Control would silently keep only the first value.
-        requests.post(f"{base}/remove_broker", params=[("brokerid", "0"), ("brokerid", "1"), ("json", "true")]),
-    ]
-    assert [r.status_code for r in refused] == [400, 400, 400, 400]
-    assert "less than the minimum of 5000" in refused[0].json()["errorMessage"]
-    assert "brokerid" in refused[1].json()["errorMessage"]
-    assert len(double.rejected) == 4
+def test_a_dry_run_demote_hands_leadership_away_and_moves_nothing(
+    double: CruiseControlDouble, sandbox: SandboxCluster, config: MigrationConfig
+):
+    topic = unique("cc-demote")
+    create_topic(sandbox, topic, partitions=2, replication=2, assignment=[[1, 0], [0, 1]])
+    before = assignment(config, [topic])
     with CruiseControl(double.url) as cc:
-        with pytest.raises(CruiseControlError) as failure:
-            cc.request("POST", "remove_broker", {"brokerid": "0", "execution_progress_check_interval_ms": 100})
-    assert failure.value.status == 400
+        result = cc.optimize("demote_broker", cc.demote_broker_params([1]), timeout_seconds=30)
+    assert isinstance(result, Optimization)
+    mine = {(p.topic, p.partition): p.new_replicas for p in result.proposals if p.topic == topic}
+    assert mine == {(topic, 0): (0, 1)}
+    assert assignment(config, [topic]) == before

@@ -157,8 +157,7 @@ class CruiseControlDouble:
         self._thread: threading.Thread | None = None
         self._process = _Process()
         self._admin = _Serialised(KafkaAdmin(config.cluster))
-        self._zk = ZooKeeper.from_config(config.cluster)
-        self._zk_open = False
+        self._zk_session: ZooKeeper | None = None
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -166,10 +165,16 @@ class CruiseControlDouble:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def _zk(self) -> ZooKeeper:
+        """Opened on first use, so the endpoints that need no cluster answer without one."""
+        if self._zk_session is None:
+            session = ZooKeeper.from_config(self.config.cluster)
+            session.open()
+            self._zk_session = session
+        return self._zk_session
+
     def start(self) -> CruiseControlDouble:
-        if not self._zk_open:
-            self._zk.open()
-            self._zk_open = True
         self._server = make_server(self.host, self.port, self._wsgi, threaded=True)
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="cc-double-http", daemon=True)
@@ -182,9 +187,9 @@ class CruiseControlDouble:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        if self._zk_open:
-            self._zk.close()
-            self._zk_open = False
+        if self._zk_session is not None:
+            self._zk_session.close()
+            self._zk_session = None
         self._admin.close()
 
     def restart(self) -> None:
