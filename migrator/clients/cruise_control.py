@@ -329,26 +329,17 @@ class CruiseControl:
         brokers: Collection[int],
         *,
         destinations: Collection[int] = (),
-        dryrun: bool = True,
         replication_throttle: int | None = None,
         concurrent_partition_movements_per_broker: int | None = None,
-        concurrent_leader_movements: int | None = None,
-        execution_progress_check_interval_ms: int | None = None,
-        review_id: int | None = None,
-        reason: str | None = None,
+        **common: Any,
     ) -> JSON:
-        """The query of a remove_broker request; kept, because polling its 202 must repeat it exactly."""
+        """The query of a remove_broker request; kept, because polling its 202 must repeat it exactly.
+        `common` takes demote_broker_params' keywords."""
         return {
-            "brokerid": _csv(sorted(brokers)),
+            **self.demote_broker_params(brokers, **common),
             "destination_broker_ids": _csv(sorted(destinations)) if destinations else None,
-            "dryrun": dryrun,
-            "verbose": True,  # the proposals are in the answer only when verbose
             "replication_throttle": replication_throttle,
             "concurrent_partition_movements_per_broker": concurrent_partition_movements_per_broker,
-            "concurrent_leader_movements": concurrent_leader_movements,
-            "execution_progress_check_interval_ms": execution_progress_check_interval_ms,
-            "review_id": review_id,
-            "reason": reason,
         }
 
     def demote_broker_params(
@@ -361,10 +352,11 @@ class CruiseControl:
         review_id: int | None = None,
         reason: str | None = None,
     ) -> JSON:
+        """The query of a demote_broker request (and what every optimization request shares)."""
         return {
             "brokerid": _csv(sorted(brokers)),
             "dryrun": dryrun,
-            "verbose": True,
+            "verbose": True,  # the proposals are in the answer only when verbose
             "concurrent_leader_movements": concurrent_leader_movements,
             "execution_progress_check_interval_ms": execution_progress_check_interval_ms,
             "review_id": review_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,17 +67,18 @@ def four(sandbox_factory, tmp_path: Path) -> Iterator[tuple[SandboxCluster, Migr
     yield cluster, load_config(cluster.write_migration_config(tmp_path / "migration.yaml"))
 
 
+def canary(cluster: SandboxCluster) -> Workload:
+    return Workload(cluster.bootstrap_servers, topic=unique("canary"), rate_per_s=50, keys=8)
+
+
 def test_cruise_control_drains_a_broker_under_load_losing_nothing(four):
     cluster, config = four
     data = unique("orders")
     create_topic(cluster, data, partitions=6, mb=2)
-    workload = Workload(cluster.bootstrap_servers, topic=unique("canary"), rate_per_s=50, keys=8)
-    with workload:
+    with (workload := canary(cluster)):
         topics = [data, workload.topic]
         # remove_broker drains every partition of the broker, internal topics included.
-        plan = drain_plan(config, [2], [3], None)
-        state: dict = {}
-        recorder = Recorder()
+        plan, state, recorder = drain_plan(config, [2], [3], None), {}, Recorder()
         settings = MovementConfig(throttle_bytes_per_second=2_000_000, max_moves_per_broker=2)
         # A freshly started Cruise Control has no valid metric windows: the mover waits for them.
         with CruiseControlDouble(config, windows_ready_after_seconds=2.0) as double:
@@ -121,12 +123,9 @@ def test_a_cruise_control_restart_mid_execution_is_reconciled_and_the_move_finis
     data = unique("big")
     create_topic(cluster, data, partitions=4, mb=3)
     with CruiseControlDouble(config) as double:
-        workload = Workload(cluster.bootstrap_servers, topic=unique("canary"), rate_per_s=50, keys=8)
-        with workload:
+        with (workload := canary(cluster)):
             topics = [data, workload.topic]
-            plan = drain_plan(config, [2], [3], None)
-            state: dict = {}
-            recorder = Recorder()
+            plan, state, recorder = drain_plan(config, [2], [3], None), {}, Recorder()
             settings = MovementConfig(throttle_bytes_per_second=500_000, max_moves_per_broker=2)
             args = dict(config=config, events=recorder.bus, persist=lambda: None, options=options(double), settings=settings)
             worker, outcome = run_in_background(args, plan, state)
@@ -291,3 +290,26 @@ def test_a_pause_stops_only_our_execution_and_resume_finishes(private):
         assert double.violations == []
     assert state["status"] == "done" and state["submissions"] == 2
     assert not any(0 in replicas for replicas in assignment(shared, None).values())
+
+
+def test_an_execution_requested_just_before_a_crash_of_ours_is_adopted_not_refused(private):
+    """Killed between the execute request and its answer: the checkpoint holds the intent and its time,
+    not the User-Task-ID; the remove_broker Cruise Control runs for our brokers after that time is ours."""
+    sandbox, shared = private
+    topic = unique("adopt")
+    create_topic(sandbox, topic, partitions=2, replication=2, mb=0.5, assignment=[[1, 2], [2, 1]])
+    plan = drain_plan(shared, [1], [0], [topic])
+    state = {"status": "running", "submitting_since_ms": int(time.time() * 1000) - 1000, "submissions": 1}
+    recorder = Recorder()
+    with CruiseControlDouble(shared) as double, CruiseControl(double.url) as cc:
+        with CruiseControlMover.open(shared, events=recorder.bus, persist=lambda: None, options=options(double)) as mover:
+            params = mover._params(plan, dryrun=False)  # noqa: SLF001 - the exact request the mover sends
+            params["replication_throttle"] = 300_000
+            lost_answer = cc.request("POST", "remove_broker", params)
+            mover.run(plan, state)
+            assert wait_for(lambda: mover.verify(plan, state).done, "the move to verify")
+        assert double.executions_started == 1, "nothing was submitted twice"
+        assert double.violations == []
+    assert state["submissions"] == 1 and state["status"] == "done"
+    assert recorder.of("mover.execution_ended")[0]["user_task_id"] == lost_answer.user_task_id
+    assert not any(1 in replicas for replicas in assignment(shared, None).values())
