@@ -105,7 +105,8 @@ class CruiseMemory:
     user_task_id: str | None = None
     submitting_since_ms: int | None = None
     submissions: int = 0
-    review_id: int | None = None
+    #: Two-step verification: the review id Cruise Control gave each parked request ("dryrun", "execute").
+    reviews: dict[str, int] = field(default_factory=dict)
     baseline: set[tuple[str, str, str, str]] | None = None  # (scope, entity, name, value)
     progress: JSON = field(default_factory=dict)
 
@@ -122,7 +123,7 @@ class CruiseMemory:
             user_task_id=state.get("user_task_id"),
             submitting_since_ms=state.get("submitting_since_ms"),
             submissions=int(state.get("submissions", 0)),
-            review_id=state.get("review_id"),
+            reviews=dict(state.get("reviews") or {}),
             baseline=None if baseline is None else {tuple(x) for x in baseline},  # type: ignore[misc]
             progress=dict(state.get("progress") or {}),
         )
@@ -138,7 +139,7 @@ class CruiseMemory:
                 "user_task_id": self.user_task_id,
                 "submitting_since_ms": self.submitting_since_ms,
                 "submissions": self.submissions,
-                "review_id": self.review_id,
+                "reviews": self.reviews,
                 "throttle_baseline": None if self.baseline is None else sorted(list(x) for x in self.baseline),
                 "progress": self.progress,
             }
@@ -385,7 +386,7 @@ class CruiseControlMover:
         memory.target.update({(p.topic, p.partition): p.new_replicas for p in proposal.proposals})
         memory.submitting_since_ms = int(time.time() * 1000)
         memory.save()
-        params = self._params(plan, dryrun=False, review_id=memory.review_id)
+        params = self._params(plan, dryrun=False, review_id=memory.reviews.get("execute"))
         try:
             reply = self.cc.request("POST", "remove_broker", params)
             memory.user_task_id = reply.user_task_id
@@ -402,15 +403,9 @@ class CruiseControlMover:
             self._refused(exc, plan)
             return
         if isinstance(answer, ReviewPending):
-            memory.review_id, memory.user_task_id = answer.review_id, None
-            memory.status, memory.reason = "paused", f"awaiting review {answer.review_id}"
-            memory.save()
-            raise TemporaryError(
-                f"Cruise Control parked the execution for review (two-step verification): approve review id "
-                f"{answer.review_id} (POST {self.cc.base}/review?approve={answer.review_id}), then `migrator resume`.",
-                delay=60.0,
-            )
-        memory.review_id = None
+            memory.user_task_id = None
+            self._await_review(memory, "execute", answer)
+        memory.reviews.pop("execute", None)
         memory.target.update({(p.topic, p.partition): p.new_replicas for p in answer.proposals})
         memory.save()
         self._emit(
@@ -426,7 +421,8 @@ class CruiseControlMover:
         deadline = self._clock() + self.options.metric_windows_timeout_seconds
         while True:
             try:
-                answer = self.cc.optimize("remove_broker", self._params(plan, dryrun=True), self.options.proposal_timeout_seconds)
+                params = self._params(plan, dryrun=True, review_id=memory.reviews.get("dryrun"))
+                answer = self.cc.optimize("remove_broker", params, self.options.proposal_timeout_seconds)
             except CruiseControlError as exc:
                 if not exc.not_enough_windows:
                     self._refused(exc, plan)
@@ -444,12 +440,22 @@ class CruiseControlMover:
                 self._sleep(self.options.poll_interval_seconds)
                 continue
             if isinstance(answer, ReviewPending):
-                raise TemporaryError(
-                    f"Cruise Control parked the dry run for review (two-step verification): approve review id "
-                    f"{answer.review_id}, then `migrator resume`.",
-                    delay=60.0,
-                )
+                self._await_review(memory, "dryrun", answer)
+            memory.reviews.pop("dryrun", None)
             return answer
+
+    def _await_review(self, memory: CruiseMemory, kind: str, answer: ReviewPending) -> None:
+        """Two-step verification parked the request: record its review id (the resumed run sends it
+        with review_id) and pause until a reviewer approves it."""
+        memory.reviews[kind] = answer.review_id
+        memory.status, memory.reason = "paused", f"awaiting review {answer.review_id} ({kind})"
+        memory.save()
+        raise TemporaryError(
+            f"Cruise Control parked the {kind} request for review (two-step verification): approve review id "
+            f"{answer.review_id} (POST {self.cc.base}/review?approve={answer.review_id}&reason=...), then "
+            "`migrator resume` submits it.",
+            delay=60.0,
+        )
 
     def _params(self, plan: MovePlan, *, dryrun: bool, review_id: int | None = None) -> JSON:
         return self.cc.remove_broker_params(

@@ -143,6 +143,9 @@ def test_a_cruise_control_restart_mid_execution_is_reconciled_and_the_move_finis
             assert first_task not in {t.user_task_id for t in cc.user_tasks()}
     restarted = recorder.of("mover.cruise_control_restarted")
     assert restarted and restarted[0]["user_task_id"] == first_task
+    # Progress from bytes on the destinations moved on while partitions were still copying.
+    moved = [p["bytes_moved"] for p in recorder.of("progress")]
+    assert moved == sorted(moved) and len(set(moved)) >= 3 and moved[-1] == plan.summary.total_bytes
     assert workload.report.zero_loss and workload.report.lost == 0
     after = assignment(config, None)
     assert not any(2 in replicas for replicas in after.values())
