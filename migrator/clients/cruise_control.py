@@ -58,6 +58,8 @@ ONGOING_EXECUTION = "Cannot start a new execution while there is an ongoing exec
 EXTERNAL_REASSIGNMENTS = "ongoing partition reassignments initiated by external agent"
 NOT_ENOUGH_WINDOWS = ("NotEnoughValidWindowsException", "valid windows")
 TOO_MANY_TASKS = "active user tasks, which has reached the servlet capacity"
+#: A User-Task-ID the server does not know (for that request): after a restart it knows none.
+TASK_FORGOTTEN = "Unexpected header"
 
 
 class CruiseControlError(MigratorError):
@@ -84,6 +86,10 @@ class CruiseControlError(MigratorError):
     @property
     def too_many_tasks(self) -> bool:
         return TOO_MANY_TASKS in self.message
+
+    @property
+    def task_forgotten(self) -> bool:
+        return TASK_FORGOTTEN in self.message
 
 
 @dataclass(frozen=True)
@@ -293,7 +299,9 @@ class CruiseControl:
         poll_seconds: float = 1.0,
     ) -> Reply:
         """Send (or, with `user_task_id`, ask for an earlier request's result) and, while Cruise Control
-        answers 202, ask again with the User-Task-ID until it is done."""
+        answers 202, ask again with the User-Task-ID until it is done. A read whose task Cruise Control
+        forgot (it restarted meanwhile) is simply asked again; a POST is not, since it may start an
+        execution: the caller decides."""
         reply = self.request(method, endpoint, params, user_task_id=user_task_id)
         deadline = self._clock() + timeout_seconds
         while reply.in_progress:
@@ -302,7 +310,12 @@ class CruiseControl:
                     202, f"still in progress after {timeout_seconds:g} s (user task {reply.user_task_id})", endpoint
                 )
             self._sleep(poll_seconds)
-            reply = self.request(method, endpoint, params, user_task_id=reply.user_task_id)
+            try:
+                reply = self.request(method, endpoint, params, user_task_id=reply.user_task_id)
+            except CruiseControlError as exc:
+                if method != "GET" or not exc.task_forgotten:
+                    raise
+                reply = self.request(method, endpoint, params)
         return reply
 
     # ----------------------------------------------------------------------------- reads

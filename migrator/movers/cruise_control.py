@@ -424,6 +424,10 @@ class CruiseControlMover:
                 params = self._params(plan, dryrun=True, review_id=memory.reviews.get("dryrun"))
                 answer = self.cc.optimize("remove_broker", params, self.options.proposal_timeout_seconds)
             except CruiseControlError as exc:
+                if exc.task_forgotten:
+                    self._refused(exc, plan)
+                    self._sleep(self.options.poll_interval_seconds)
+                    continue
                 if not exc.not_enough_windows:
                     self._refused(exc, plan)
                     raise
@@ -471,6 +475,9 @@ class CruiseControlMover:
         )
 
     def _refused(self, exc: CruiseControlError, plan: MovePlan) -> None:
+        if exc.task_forgotten:
+            self._emit("mover.cruise_control_restarted", user_task_id=None, reason=exc.message)
+            return  # restarted while computing: the next round reconciles and asks again
         if exc.ongoing_execution:
             return  # the next look at the executor says whose it is
         if exc.external_reassignments:

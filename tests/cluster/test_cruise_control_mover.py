@@ -142,7 +142,7 @@ def test_a_cruise_control_restart_mid_execution_is_reconciled_and_the_move_finis
         with CruiseControl(double.url) as cc:
             assert first_task not in {t.user_task_id for t in cc.user_tasks()}
     restarted = recorder.of("mover.cruise_control_restarted")
-    assert restarted and restarted[0]["user_task_id"] == first_task
+    assert any(r["user_task_id"] == first_task for r in restarted)
     # Progress from bytes on the destinations moved on while partitions were still copying.
     moved = [p["bytes_moved"] for p in recorder.of("progress")]
     assert moved == sorted(moved) and len(set(moved)) >= 3 and moved[-1] == plan.summary.total_bytes

@@ -142,3 +142,32 @@ def test_the_doubles_drain_is_deterministic_and_uses_only_the_destinations():
     with pytest.raises(proposals.ProposalError, match="no broker left"):
         proposals.drain({("t", 0): (0, 1)}, removed={0}, live={0, 1}, destinations={1})
     assert proposals.demote(assignment, {0}) == {("t", 0): (1, 2, 0), ("u", 0): (1, 0)}
+
+
+def test_a_read_whose_task_was_forgotten_is_asked_again_but_a_post_is_not(monkeypatch: pytest.MonkeyPatch):
+    from migrator.clients.cruise_control import Reply
+
+    def scripted(answers: list) -> object:
+        calls: list[str | None] = []
+
+        def request(method, endpoint, params, user_task_id=None):  # noqa: ANN001 - stands in for one method
+            calls.append(user_task_id)
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        request.calls = calls  # type: ignore[attr-defined]
+        return request
+
+    forgotten = CruiseControlError(500, "Error processing ... 'Unexpected header abc (value: User-Task-ID) in the request.'", "x")
+    busy = Reply(202, "abc", {"version": 1, "progress": []})
+    done = Reply(200, "def", {"version": 1})
+    with CruiseControl("http://127.0.0.1:9", sleep=lambda s: None) as cc:
+        monkeypatch.setattr(cc, "request", scripted([busy, forgotten, done]))
+        assert cc.complete("GET", "state", {}, timeout_seconds=10) == done
+        assert cc.request.calls == [None, "abc", None]  # type: ignore[attr-defined]
+        monkeypatch.setattr(cc, "request", scripted([busy, forgotten]))
+        with pytest.raises(CruiseControlError) as failure:
+            cc.complete("POST", "remove_broker", {}, timeout_seconds=10)
+        assert failure.value.task_forgotten
