@@ -169,6 +169,8 @@ class CruiseControlMover:
         settings: MovementConfig | None = None,
         phase: str | None = None,
         step: str | None = None,
+        health_check: Callable[[], str | None] | None = None,
+        progress_detail: Callable[[], JSON] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -183,6 +185,11 @@ class CruiseControlMover:
         self._pause_requested = pause_requested
         self._phase = phase
         self._step = step
+        #: The phase's own health gate, polled every safety_interval_seconds while data moves: a
+        #: reason to pause (our execution is stopped), or None.
+        self._health_check = health_check
+        #: What the phase adds to every progress event.
+        self._progress_detail = progress_detail
         self._sleep = sleep
         self._clock = clock
 
@@ -199,6 +206,8 @@ class CruiseControlMover:
         options: CruiseControlConfig | None = None,
         phase: str | None = None,
         step: str | None = None,
+        health_check: Callable[[], str | None] | None = None,
+        progress_detail: Callable[[], JSON] | None = None,
     ) -> Iterator[CruiseControlMover]:
         """A mover with its own Cruise Control, ZooKeeper and Admin connections, closed on exit."""
         options = options or config.cruise_control
@@ -229,6 +238,8 @@ class CruiseControlMover:
                 settings=settings,
                 phase=phase,
                 step=step,
+                health_check=health_check,
+                progress_detail=progress_detail,
             )
 
     # ------------------------------------------------------------------------------ public
@@ -495,11 +506,16 @@ class CruiseControlMover:
         """Poll our execution until Cruise Control's executor is idle or runs something else."""
         brokers = set(plan.sources) | set(plan.destinations)
         last_marker, last_change = (-1, -1), self._clock()
+        next_health = self._clock()
         while True:
             self._check_pause(memory)
             down = sorted(brokers - set(self.zk.broker_ids()))
             if down:
                 self._pause_execution(memory, f"broker(s) {down} of the move went down", SafetyGateError)
+            if self._health_check is not None and self._clock() >= next_health:
+                next_health = self._clock() + self.settings.safety_interval_seconds
+                if problem := self._health_check():
+                    self._pause_execution(memory, problem, SafetyGateError)
             progress = self._report_progress(memory, sizes_by_key, meter)
             marker = (progress["bytes_moved"], progress["partitions_done"])
             if marker != last_marker:
@@ -523,7 +539,7 @@ class CruiseControlMover:
         in_flight = self.admin.list_partition_reassignments()
         if not in_flight:
             return False
-        foreign = {k: s for k, s in in_flight.items() if listed_target(s) != memory.target.get(k)}
+        foreign = {k: s for k, s in in_flight.items() if not self._our_move(k, s, plan, memory)}
         if foreign:
             raise BadInput(_foreign_reassignments(foreign, self.config.cluster.bootstrap_servers))
         self._emit("mover.awaiting_kafka", partitions=_names(in_flight), reason="Cruise Control is idle but Kafka still moves partitions we asked for")
@@ -539,6 +555,20 @@ class CruiseControlMover:
             self._sleep(self.options.poll_interval_seconds)
             in_flight = {k: s for k, s in self.admin.list_partition_reassignments().items() if k in in_flight}
         return True
+
+    @staticmethod
+    def _our_move(key: PartitionKey, state: ReassignmentState, plan: MovePlan, memory: CruiseMemory) -> bool:
+        """A reassignment our execution started: to the target we recorded, or (Cruise Control
+        re-optimises when it executes, and a crash may have lost its answer) one that only takes
+        replicas off our sources onto our destinations."""
+        if listed_target(state) == memory.target.get(key):
+            return True
+        return (
+            key in memory.before
+            and bool(state.adding)
+            and set(state.adding) <= set(plan.destinations)
+            and set(state.removing) <= set(plan.sources)
+        )
 
     def _task_ended(self, memory: CruiseMemory) -> None:
         """Cruise Control is idle after our execution: it finished, failed, or Cruise Control restarted."""
@@ -670,7 +700,8 @@ class CruiseControlMover:
         progress.rate_bytes_per_second = meter.observe(self._clock(), progress.bytes_moved)
         progress.eta_seconds = eta_seconds(progress.bytes_remaining, progress.rate_bytes_per_second)
         memory.progress = progress.to_dict()
-        self._emit("progress", direction="forward", **memory.progress)
+        detail = self._progress_detail() if self._progress_detail is not None else {}
+        self._emit("progress", direction="forward", **memory.progress, **detail)
         return memory.progress
 
     # ------------------------------------------------------------------------------ throttles

@@ -193,14 +193,11 @@ class CruiseControlDouble:
         self._admin.close()
 
     def restart(self) -> None:
-        """A crash and a start: the HTTP port stays, everything the process knew is gone."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        """A crash and a start: everything the process knew is gone. The listening socket is kept (a
+        new one on the same port can fail to bind while the old one's connections linger), so the
+        restart looks instantaneous from outside."""
         self._kill_process()
         self._process = _Process()
-        self.start()
 
     def _kill_process(self) -> None:
         process = self._process
