@@ -317,3 +317,32 @@ def test_an_execution_requested_just_before_a_crash_of_ours_is_adopted_not_refus
     assert state["submissions"] == 1 and state["status"] == "done"
     assert recorder.of("mover.execution_ended")[0]["user_task_id"] == lost_answer.user_task_id
     assert not any(1 in replicas for replicas in assignment(shared, None).values())
+
+
+def test_the_phases_health_gate_stops_our_execution(private):
+    sandbox, shared = private
+    topic = unique("health")
+    create_topic(sandbox, topic, partitions=2, replication=2, mb=1, assignment=[[2, 0], [0, 2]])
+    plan = drain_plan(shared, [2], [1], [topic])
+    state: dict = {}
+    unhealthy = threading.Event()
+    settings = MovementConfig(throttle_bytes_per_second=200_000, max_moves_per_broker=1, safety_interval_seconds=0.2)
+    with CruiseControlDouble(shared) as double:
+        args = dict(
+            config=shared,
+            events=Recorder().bus,
+            persist=lambda: None,
+            options=options(double),
+            settings=settings,
+            health_check=lambda: "canary produce p99 over its bound" if unhealthy.is_set() else None,
+        )
+        worker, outcome = run_in_background(args, plan, state)
+        wait_for(lambda: state.get("user_task_id") and in_flight(shared), "the execution to be copying", timeout=60)
+        unhealthy.set()
+        worker.join(timeout=120)
+        assert isinstance(outcome[0], SafetyGateError) and not isinstance(outcome[0], MovePaused), outcome
+        assert "canary produce p99" in str(outcome[0])
+        with CruiseControl(double.url) as cc:
+            assert not cc.executor_state().busy
+        assert state["status"] == "paused" and not in_flight(shared)
+        assert double.violations == []

@@ -64,7 +64,7 @@ from migrator.movers.cruise_control import reassignment_plan
 from migrator.movers.plan import MovePlan
 from migrator.movers.settings import MovementConfig
 from tests.cruise_control_double import proposals as drains
-from tests.cruise_control_double.spec import SpecViolation, check_request, check_response
+from tests.cruise_control_double.spec import SpecViolation, check_request, check_response, openapi
 
 PREFIX = "/kafkacruisecontrol/"
 USER_TASK_HEADER = "User-Task-ID"
@@ -175,6 +175,7 @@ class CruiseControlDouble:
         return self._zk_session
 
     def start(self) -> CruiseControlDouble:
+        openapi()  # a missing description fails here, with its path, rather than as a 500 per request
         self._server = make_server(self.host, self.port, self._wsgi, threaded=True)
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="cc-double-http", daemon=True)
