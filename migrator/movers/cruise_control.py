@@ -35,11 +35,10 @@ Cruise Control's throttle removal then never converges (CC #2078, #2385).
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qsl
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 from migrator.clients.cruise_control import (
     CruiseControl,
@@ -52,104 +51,21 @@ from migrator.clients.cruise_control import (
 from migrator.clients.kafka import KafkaAdmin, ReassignmentState
 from migrator.clients.zk import ZooKeeper
 from migrator.cluster.model import Throttle
-from migrator.cluster.throttles import BROKER_THROTTLE_CONFIGS, read_throttles
+from migrator.cluster.throttles import read_throttles
 from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
 from migrator.engine.step import JSON, Verdict
 from migrator.errors import BadInput, MigratorError, PermanentError, SafetyGateError, TemporaryError
-from migrator.movers.batching import assign_batches
+from migrator.movers import cruise_control_throttles as throttle_gaps
 from migrator.movers.cruise_control_config import CruiseControlConfig
+from migrator.movers.cruise_control_memory import BACKEND, CruiseMemory, PartitionKey, Replicas, reassignment_plan
 from migrator.movers.executor import Executor, MovePaused, MoveReport
-from migrator.movers.plan import BatchLimits, MovePlan, PartitionMove
+from migrator.movers.plan import MovePlan, PartitionMove
 from migrator.movers.progress import RateMeter, eta_seconds, measure
 from migrator.movers.reconcile import listed_target
 from migrator.movers.settings import MovementConfig
 
-PartitionKey = tuple[str, int]
-Replicas = tuple[int, ...]
-BACKEND = "cruise-control"
-#: Config sources Cruise Control's throttle removal cannot clear (ReplicationThrottleHelper skips a
-#: static rate; a cluster default shows through once the per-broker value is deleted).
-UNREMOVABLE_RATE_SOURCES = {
-    "STATIC_BROKER_CONFIG": "static, in the broker's server.properties",
-    "DYNAMIC_DEFAULT_BROKER_CONFIG": "cluster-wide dynamic default",
-}
 _SHOWN = 10
-
-
-def reassignment_plan(
-    entries: Iterable[tuple[PartitionKey, Replicas, Replicas, int]], limits: BatchLimits
-) -> MovePlan:
-    """A drain MovePlan of (partition, current, target, bytes) entries, batched within `limits`."""
-    rows = sorted(entries)
-    batches = assign_batches([(current, target, nb) for _, current, target, nb in rows], limits)
-    moves = sorted(
-        (PartitionMove(t, p, current, target, nb, batch) for ((t, p), current, target, nb), batch in zip(rows, batches)),
-        key=lambda m: (m.batch, m.topic, m.partition),
-    )
-    losing = sorted({b for m in moves for b in m.removing})
-    gaining = sorted({b for m in moves for b in m.adding})
-    return MovePlan("drain", tuple(losing), tuple(gaining), limits, tuple(moves))
-
-
-@dataclass
-class CruiseMemory:
-    """Typed view of the mover's JSON state; `save()` writes it back and makes it durable."""
-
-    state: JSON
-    persist: Callable[[], None]
-    status: str = "new"  # new, running, paused, done, reversed
-    reason: str | None = None
-    before: dict[PartitionKey, Replicas] = field(default_factory=dict)
-    target: dict[PartitionKey, Replicas] = field(default_factory=dict)
-    user_task_id: str | None = None
-    submitting_since_ms: int | None = None
-    submissions: int = 0
-    #: Two-step verification: the review id Cruise Control gave each parked request ("dryrun", "execute").
-    reviews: dict[str, int] = field(default_factory=dict)
-    baseline: set[tuple[str, str, str, str]] | None = None  # (scope, entity, name, value)
-    progress: JSON = field(default_factory=dict)
-
-    @classmethod
-    def bind(cls, state: JSON, persist: Callable[[], None]) -> CruiseMemory:
-        baseline = state.get("throttle_baseline")
-        return cls(
-            state=state,
-            persist=persist,
-            status=state.get("status", "new"),
-            reason=state.get("reason"),
-            before={(t, int(p)): tuple(r) for t, p, r in state.get("before", [])},
-            target={(t, int(p)): tuple(r) for t, p, r in state.get("target", [])},
-            user_task_id=state.get("user_task_id"),
-            submitting_since_ms=state.get("submitting_since_ms"),
-            submissions=int(state.get("submissions", 0)),
-            reviews=dict(state.get("reviews") or {}),
-            baseline=None if baseline is None else {tuple(x) for x in baseline},  # type: ignore[misc]
-            progress=dict(state.get("progress") or {}),
-        )
-
-    def save(self) -> None:
-        self.state.update(
-            {
-                "backend": BACKEND,
-                "status": self.status,
-                "reason": self.reason,
-                "before": [[t, p, list(r)] for (t, p), r in sorted(self.before.items())],
-                "target": [[t, p, list(r)] for (t, p), r in sorted(self.target.items())],
-                "user_task_id": self.user_task_id,
-                "submitting_since_ms": self.submitting_since_ms,
-                "submissions": self.submissions,
-                "reviews": self.reviews,
-                "throttle_baseline": None if self.baseline is None else sorted(list(x) for x in self.baseline),
-                "progress": self.progress,
-            }
-        )
-        self.persist()
-
-    @property
-    def native_reverse(self) -> JSON:
-        """The native executor's memory of the reverse run."""
-        return self.state.setdefault("native_reverse", {})
 
 
 class CruiseControlMover:
@@ -249,13 +165,13 @@ class CruiseControlMover:
         is left on the sources. Raises BadInput (nothing changed) on a foreign execution or an
         unremovable throttle, MovePaused / SafetyGateError when it paused."""
         memory = CruiseMemory.bind(state, self._persist)
-        self.preflight(plan)
+        self.preflight()
         if memory.status == "reversed":
             memory.target.clear()
             memory.user_task_id = memory.submitting_since_ms = None
             memory.submissions = 0
         if memory.baseline is None:
-            memory.baseline = self._throttle_keys(plan)
+            memory.baseline = throttle_gaps.baseline_of(self._throttles(plan))
         memory.status, memory.reason = "running", None
         memory.save()
         sizes_by_key = {(m.topic, m.partition): m.bytes_to_move for m in plan.moves}
@@ -366,17 +282,10 @@ class CruiseControlMover:
         self._emit("mover.cancelled", stopped=stopped, partitions=_names(in_flight))
         return in_flight if stopped else []
 
-    def preflight(self, plan: MovePlan) -> None:
+    def preflight(self) -> None:
         """Refuse (nothing changed) when a replication throttle rate exists that Cruise Control's
         throttle removal can never clear: its execution would then not finish (CC #2078, #2385)."""
-        brokers = sorted(set(self.zk.broker_ids()) | set(plan.sources) | set(plan.destinations))
-        live = set(self.zk.broker_ids())
-        found = []
-        for broker, configs in sorted(self.admin.broker_configs([b for b in brokers if b in live]).items()):
-            for name in BROKER_THROTTLE_CONFIGS:
-                entry = configs.get(name)
-                if entry is not None and entry.value and entry.source in UNREMOVABLE_RATE_SOURCES:
-                    found.append(f"broker {broker} {name}={entry.value} ({UNREMOVABLE_RATE_SOURCES[entry.source]})")
+        found = throttle_gaps.unremovable_rates(self.admin, self.zk.broker_ids())
         if found:
             raise BadInput(
                 "Cruise Control cannot run this move: these replication throttle rates are set where its throttle "
@@ -706,58 +615,22 @@ class CruiseControlMover:
 
     # ------------------------------------------------------------------------------ throttles
 
-    def _throttle_keys(self, plan: MovePlan) -> set[tuple[str, str, str, str]]:
-        return {(t.scope, t.entity, t.name, t.value) for t in self._throttles(plan)}
-
     def _throttles(self, plan: MovePlan) -> list[Throttle]:
-        live = set(self.zk.broker_ids())
         topics = sorted({m.topic for m in plan.moves} | set(self.zk.topic_names()))
-        return read_throttles(self.admin, sorted(live), topics)
+        return read_throttles(self.admin, sorted(self.zk.broker_ids()), topics)
 
     def _extra_throttles(self, plan: MovePlan, memory: CruiseMemory) -> list[str]:
-        baseline = memory.baseline or set()
-        extra = []
-        for t in self._throttles(plan):
-            if t.scope == "broker":
-                if (t.scope, t.entity, t.name, t.value) not in baseline and t.source != "STATIC_BROKER_CONFIG":
-                    extra.append(f"broker {t.entity} {t.name}={t.value}")
-                continue
-            before = _entries(next((v for s, e, n, v in baseline if (s, e, n) == (t.scope, t.entity, t.name)), ""))
-            if added := _entries(t.value) - before:
-                extra.append(f"topic {t.entity} {t.name} has {','.join(sorted(added))}")
-        return extra
+        return throttle_gaps.extra(self._throttles(plan), memory.baseline or set())
 
     def _sweep(self, plan: MovePlan, memory: CruiseMemory) -> list[str]:
-        """Remove throttle settings that were not there before the move: a Cruise Control that
-        crashed mid-execution leaves its own behind, and nobody else would remove them."""
-        baseline = memory.baseline or set()
-        failed = []
-        for t in self._throttles(plan):
-            key = (t.scope, t.entity, t.name)
-            before = next((v for s, e, n, v in baseline if (s, e, n) == key), None)
-            try:
-                if t.scope == "broker":
-                    if before is None and t.source != "STATIC_BROKER_CONFIG":
-                        self.admin.alter_broker_config(int(t.entity), delete=[t.name])
-                    elif before is not None and before != t.value:
-                        self.admin.alter_broker_config(int(t.entity), {t.name: before})
-                    continue
-                added = _entries(t.value) - _entries(before or "")
-                if added and before is None and not (_entries(t.value) - added):
-                    self.admin.alter_topic_config(t.entity, delete=[t.name])
-                elif added:
-                    self.admin.alter_topic_config(t.entity, subtract={t.name: sorted(added)})
-            except Exception as exc:  # noqa: BLE001 - reported, retried by the next attempt
-                failed.append(f"{t.scope} {t.entity} {t.name} ({type(exc).__name__}: {exc})")
+        """Throttles back as they were before the move: a Cruise Control that crashed mid-execution
+        leaves its own behind, and nobody else would remove them."""
+        failed = throttle_gaps.sweep(self.admin, self._throttles(plan), memory.baseline or set())
         self._emit("mover.throttles_swept", leftovers=failed)
         return failed
 
     def _emit(self, kind: str, **data: Any) -> None:
         self._events.emit(kind, self._phase, self._step, **data)
-
-
-def _entries(value: str) -> set[str]:
-    return {e.strip() for e in value.split(",") if e.strip()}
 
 
 def _query(request_url: str) -> dict[str, str]:

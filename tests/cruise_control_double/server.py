@@ -60,7 +60,7 @@ from migrator.clients.zk import ZooKeeper
 from migrator.config import MigrationConfig
 from migrator.engine.events import EventBus
 from migrator.movers.executor import Executor, MovePaused
-from migrator.movers.cruise_control import reassignment_plan
+from migrator.movers.cruise_control_memory import reassignment_plan
 from migrator.movers.plan import MovePlan
 from migrator.movers.settings import MovementConfig
 from tests.cruise_control_double import proposals as drains

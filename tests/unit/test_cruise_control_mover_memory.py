@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from migrator.movers.cruise_control import CruiseMemory, _query, reassignment_plan
+from migrator.movers.cruise_control import _query
+from migrator.movers.cruise_control_memory import CruiseMemory, reassignment_plan
 from migrator.movers.plan import BatchLimits
 
 
