@@ -80,8 +80,10 @@ def test_cruise_control_drains_a_broker_under_load_losing_nothing(four):
         # remove_broker drains every partition of the broker, internal topics included.
         plan, state, recorder = drain_plan(config, [2], [3], None), {}, Recorder()
         settings = MovementConfig(throttle_bytes_per_second=2_000_000, max_moves_per_broker=2)
-        # A freshly started Cruise Control has no valid metric windows: the mover waits for them.
-        with CruiseControlDouble(config, windows_ready_after_seconds=2.0) as double:
+        # A freshly started Cruise Control has no valid metric windows: the mover waits for them
+        # (here until it has said so once).
+        with CruiseControlDouble(config, windows_ready_after_seconds=3600) as double:
+            recorder.bus.subscribe(lambda e: e.kind == "mover.waiting" and setattr(double, "windows_ready_after_seconds", 0))
             with CruiseControlMover.open(
                 config, events=recorder.bus, persist=lambda: None, options=options(double), settings=settings
             ) as mover:
