@@ -6,9 +6,11 @@
         mover.reverse(memory)          # everything back where it was before the run
         mover.cancel(memory, reason)   # stop the moves in flight, remove our throttles
 
-`memory` is the JSON dict the phase keeps in its checkpointed state for the mover. A new kind (Cruise
-Control, Strimzi's KafkaRebalance) joins `MoverKind` (movers/settings.py, what `mover:` in
-migration.yaml accepts) and the table in `open_mover`; the phase does not change.
+`memory` is the JSON dict the phase keeps in its checkpointed state for the mover. The kinds:
+"native" (KIP-455 reassignments the migrator drives itself, movers/native.py) and "cruise-control"
+(Cruise Control's remove_broker, movers/cruise_control.py, configured by the `cruise_control:`
+section). A new kind (Strimzi's KafkaRebalance) joins `MoverKind` (movers/settings.py, what `mover:`
+in migration.yaml accepts) and the table in `open_mover`; the phase does not change.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Mover(Protocol):
 def open_mover(kind: str, config: MigrationConfig, **options: Any) -> Iterator[Mover]:
     """The mover of `kind` with its connections open; closed on exit. BadInput for an unknown kind.
 
-    `options` are the keyword arguments of NativeMover.open: events and persist (required),
+    `options` are the keyword arguments both movers' `open` take: events and persist (required),
     pause_requested, settings, phase, step, and the phase's hooks: `health_check`, polled during
     movement (a reason to pause, or None), and `progress_detail`, added to every progress event."""
     opened: AbstractContextManager[Mover]
@@ -50,6 +52,10 @@ def open_mover(kind: str, config: MigrationConfig, **options: Any) -> Iterator[M
         from migrator.movers.native import NativeMover  # the Kafka clients, only when this kind moves
 
         opened = NativeMover.open(config, **options)
+    elif kind == "cruise-control":
+        from migrator.movers.cruise_control import CruiseControlMover  # requests and the CC client
+
+        opened = CruiseControlMover.open(config, **options)
     else:
         raise BadInput(
             f"There is no mover called {kind!r}; the movers are {', '.join(MOVER_KINDS)}. Correct `mover:` in "

@@ -1,7 +1,7 @@
 """The `cruise_control_rebalance:` section of migration.yaml (phase 4).
 
     cruise_control_rebalance:
-      mover: native                     # which mover moves the data (migrator/movers/factory.py)
+      mover: native                     # or cruise-control (then the cruise_control: section is required)
       brokers_per_batch: 2              # VM brokers drained together; default: all of them at once
       movement:                         # optional; default: the top-level movement: section
         throttle_bytes_per_second: 50000000

@@ -15,7 +15,7 @@ from migrator.config_base import ConfigModel
 from migrator.movers.plan import BatchLimits
 
 #: The movers a phase can be configured with (migrator/movers/factory.py opens them).
-MoverKind = Literal["native"]
+MoverKind = Literal["native", "cruise-control"]
 
 
 class MovementConfig(ConfigModel):

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from migrator.cluster.environments import Environments, kubernetes_ids, split_brokers
 from migrator.cluster.health_gate import HealthGate
@@ -18,8 +20,10 @@ from migrator.config import MigrationConfig
 from migrator.dns.config import DnsConfig
 from migrator.engine.events import EventBus
 from migrator.engine.step import StepContext
-from migrator.errors import SafetyGateError
+from migrator.errors import BadInput, SafetyGateError
+from migrator.movers.cruise_control import CruiseControlMover
 from migrator.movers.executor import MovePaused, MoveStalled
+from migrator.movers.factory import open_mover
 from migrator.movers.native import NativeMover
 from migrator.movers.plan import BatchLimits, PlannerBroker, PlannerCluster, PlannerPartition
 from phases import PHASES
@@ -152,6 +156,31 @@ def test_the_phase_sits_between_the_join_and_the_handback_and_its_runbook_names_
 def test_an_unknown_mover_is_refused_by_the_config() -> None:
     with pytest.raises(Exception, match="mover"):
         config(cruise_control_rebalance={"mover": "kafka-kit"})
+
+
+def test_the_cruise_control_mover_needs_the_cruise_control_section() -> None:
+    with pytest.raises(ValidationError, match="cruise_control: section"):
+        config(cruise_control_rebalance={"mover": "cruise-control"})
+    chosen = config(cruise_control_rebalance={"mover": "cruise-control"}, cruise_control={"url": "http://cc:9090"})
+    assert chosen.cruise_control_rebalance.mover == "cruise-control"
+
+
+def test_the_factory_opens_the_cruise_control_mover_for_its_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[tuple[MigrationConfig, dict]] = []
+
+    @contextmanager
+    def fake_open(cfg: MigrationConfig, **options: object) -> Iterator[str]:
+        opened.append((cfg, options))
+        yield "cc-mover"
+
+    monkeypatch.setattr(CruiseControlMover, "open", fake_open)
+    chosen = config(cruise_control_rebalance={"mover": "cruise-control"}, cruise_control={"url": "http://cc:9090"})
+    with open_mover("cruise-control", chosen, events=EventBus(), persist=lambda: None) as mover:
+        assert mover == "cc-mover"
+    assert opened and opened[0][0] is chosen and set(opened[0][1]) == {"events", "persist"}
+    with pytest.raises(BadInput, match="kafka-kit"):
+        with open_mover("kafka-kit", chosen, events=EventBus(), persist=lambda: None):
+            pass
 
 
 class FlakyMover:
