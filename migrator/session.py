@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from migrator.config import MigrationConfig
-from migrator.engine.checkpoint import CheckpointStore, LocalFileStore, PhaseRecord, PhaseStatus
+from migrator.checkpoint_store import open_store
+from migrator.engine.checkpoint import PhaseRecord, PhaseStatus
 from migrator.engine.events import EventBus
 from migrator.engine.machine import Machine, MigrationStatus
 from migrator.engine.phase import Phase
@@ -21,22 +22,6 @@ from phases import build_phase, earlier_phases, phase_names
 SETTLED = frozenset({PhaseStatus.DONE, PhaseStatus.SKIPPED})
 #: Phase statuses `migrator resume` picks up.
 UNFINISHED = frozenset({PhaseStatus.RUNNING, PhaseStatus.PAUSED, PhaseStatus.FAILED, PhaseStatus.ROLLING_BACK})
-
-
-def open_store(config: MigrationConfig) -> CheckpointStore:
-    checkpoint = config.checkpoint
-    if checkpoint.store == "local":
-        return LocalFileStore(checkpoint.path)
-    # Imported here: the kubernetes client costs a second of start-up that local runs need not pay.
-    from migrator.k8s_checkpoint.store import KubernetesStore
-
-    return KubernetesStore.connect(
-        config.migration_id,
-        checkpoint.namespace,
-        name=checkpoint.name,
-        kubeconfig=checkpoint.kubeconfig,
-        context=checkpoint.context,
-    )
 
 
 @dataclass

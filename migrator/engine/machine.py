@@ -129,6 +129,7 @@ class _PhasePass:
         self._journal: list[JournalEntry] = []
         ctx.save_state = self.commit
         ctx.pause_requested = self._pause_requested
+        ctx.journal = self.note
 
     def _pause_requested(self) -> str | None:
         request = self.store.pause_request()
@@ -147,6 +148,11 @@ class _PhasePass:
         before = record.status
         record.move_to(status, self.phase)
         self._queue("step", record.name, before.value, status.value, detail)
+
+    def note(self, event: str, step: str | None = None, **detail: Any) -> None:
+        """A journal line from a step (no status change), written with the state as it is now."""
+        self._queue(event, step, self.record.status.value, self.record.status.value, detail)
+        self.commit()
 
     def commit(self) -> None:
         self.record.state = _json_copy(self.ctx.state, f"the state of phase {self.phase}")
@@ -420,6 +426,8 @@ class Machine:
                     "the point of no return. Nothing was changed. Go forward instead: fix the cause and "
                     "`migrator resume`; the runbook of this phase lists what to do if that is impossible."
                 )
+            # The pause that stopped the run (e.g. `migrator pause` before a rollback) must not stop the rollback.
+            self.store.clear_pause()
             if record.status is not PhaseStatus.ROLLING_BACK:
                 session.phase_to(PhaseStatus.ROLLING_BACK)
             record.error = record.pause_reason = None

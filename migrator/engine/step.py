@@ -77,7 +77,9 @@ class StepContext:
     A long apply or rollback (hours of data movement) uses the two hooks the machine sets:
     `save_state()` makes `state` durable at once, so an intent recorded there before an outside
     effect (a throttle about to be set) survives a kill; `pause_requested()` returns the reason of a
-    pending `migrator pause` (else None), which such a step polls. Outside a machine both are inert.
+    pending `migrator pause` (else None), which such a step polls; `journal(event, step, **detail)`
+    appends a line to the migration's journal (e.g. a health gate pausing and resuming the step on its
+    own, with the reason). Outside a machine all three are inert.
     """
 
     config: Any
@@ -85,6 +87,7 @@ class StepContext:
     events: EventBus
     save_state: Callable[[], None] = field(default=lambda: None, repr=False)
     pause_requested: Callable[[], str | None] = field(default=lambda: None, repr=False)
+    journal: Callable[..., None] = field(default=lambda event, step=None, **detail: None, repr=False)
 
 
 class Step(ABC):
