@@ -118,7 +118,10 @@ def test_cruise_control_drains_a_broker_under_load_losing_nothing(four):
     assert back.direction == "reverse" and back.partitions == len(before)
     restored = assignment(config, None)
     assert {k: restored[k] for k in before} == before
-    assert state["status"] == "reversed" and throttles(config, ALL, topics) == set()
+    assert state["status"] == "reversed"
+    # A broker applies a dynamic config change when ZooKeeper notifies it, so a read straight after the
+    # removal may still show the rate; a throttle really left behind never goes.
+    wait_for(lambda: throttles(config, ALL, topics) == set(), "the reverse's throttles to be gone", timeout=30)
 
 
 def test_a_cruise_control_restart_mid_execution_is_reconciled_and_the_move_finishes(four):
