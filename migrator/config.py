@@ -1,7 +1,8 @@
 """migration.yaml, validated by pydantic: `MigrationConfig` assembles the sections, each defined next to
 the code it configures (cluster: clients/connection.py, dns: dns/config.py, source_platform: and
 broker_id_shift: platforms/source/config.py, target: platforms/target/config.py, movement:
-movers/settings.py, safety.canary: cluster/canary_config.py) on the shared base in config_base.py."""
+movers/settings.py, cruise_control: movers/cruise_control_config.py, cruise_control_rebalance:
+movers/rebalance_config.py, safety.canary: cluster/canary_config.py) on the shared base in config_base.py."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from migrator.clients.connection import ClusterConfig
 from migrator.cluster.canary_config import CanaryConfig
 from migrator.config_base import ConfigModel, SecretRef
 from migrator.dns.config import DnsConfig
 from migrator.errors import BadInput
+from migrator.movers.cruise_control_config import CruiseControlConfig
+from migrator.movers.rebalance_config import RebalanceConfig
 from migrator.movers.settings import MovementConfig
 from migrator.platforms.source.config import BrokerIdShiftConfig, SourcePlatformConfig
 from migrator.platforms.target.config import TargetConfig
@@ -52,8 +55,10 @@ class MigrationConfig(ConfigModel):
     dns: DnsConfig | None = None
     source_platform: SourcePlatformConfig | None = None
     movement: MovementConfig | None = None
+    cruise_control: CruiseControlConfig | None = None
     target: TargetConfig | None = None
     broker_id_shift: BrokerIdShiftConfig | None = None
+    cruise_control_rebalance: RebalanceConfig | None = None
 
     @field_validator("migration_id")
     @classmethod
@@ -61,6 +66,16 @@ class MigrationConfig(ConfigModel):
         if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", value):
             raise ValueError("use 1-63 lower-case letters, digits and '-' (it names DNS and Kubernetes objects)")
         return value
+
+    @model_validator(mode="after")
+    def _mover_configured(self) -> MigrationConfig:
+        rebalance = self.cruise_control_rebalance
+        if rebalance is not None and rebalance.mover == "cruise-control" and self.cruise_control is None:
+            raise ValueError(
+                "cruise_control_rebalance.mover is cruise-control, so the cruise_control: section (at least its "
+                "url:) is required; add it, or set mover: native"
+            )
+        return self
 
 
 def load_config(path: Path) -> MigrationConfig:

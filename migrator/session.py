@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from migrator.config import MigrationConfig
-from migrator.engine.checkpoint import Checkpoint, CheckpointStore, LocalFileStore, PhaseRecord, PhaseStatus
+from migrator.checkpoint_store import open_store
+from migrator.engine.checkpoint import Checkpoint, PhaseRecord, PhaseStatus
 from migrator.engine.events import EventBus
 from migrator.engine.machine import Machine, MigrationStatus
 from migrator.engine.phase import Phase
@@ -26,22 +27,6 @@ from phases import build_phase, phase_names
 SETTLED = frozenset({PhaseStatus.DONE, PhaseStatus.SKIPPED})
 #: Phase statuses of a forward run that `migrator resume` carries on.
 UNFINISHED = frozenset({PhaseStatus.RUNNING, PhaseStatus.PAUSED, PhaseStatus.FAILED})
-
-
-def open_store(config: MigrationConfig) -> CheckpointStore:
-    checkpoint = config.checkpoint
-    if checkpoint.store == "local":
-        return LocalFileStore(checkpoint.path)
-    # Imported here: the kubernetes client costs a second of start-up that local runs need not pay.
-    from migrator.k8s_checkpoint.store import KubernetesStore
-
-    return KubernetesStore.connect(
-        config.migration_id,
-        checkpoint.namespace,
-        name=checkpoint.name,
-        kubeconfig=checkpoint.kubeconfig,
-        context=checkpoint.context,
-    )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ PHASES: dict[str, str] = {
     "dns-facade": "phases.dns_facade",
     "broker-id-shift": "phases.broker_id_shift",
     "mixed-cluster-join": "phases.mixed_cluster_join",
+    "cruise-control-rebalance": "phases.cruise_control_rebalance",
     "operator-handback": "phases.operator_handback",
 }
 

@@ -221,3 +221,40 @@ class RepointFacade(FacadeRecordsStep):
         if not written.done:
             return written
         return self.resources.propagation(ctx, self.name, self.targets(ctx))
+
+
+class NoFacade(Step):
+    """A later phase's repoint-facade when migration.yaml has no dns: section: no facade name to move."""
+
+    name = "repoint-facade"
+
+    def __init__(self, before_step: str) -> None:
+        self.reason = (
+            "migration.yaml has no dns: section, so there is no facade name to move; clients that name the "
+            f"retiring brokers directly must be pointed at the new ones before {before_step}"
+        )
+
+    def plan(self, ctx: StepContext) -> list[Action]:
+        return [Action("none", "DNS facade", {"reason": self.reason})]
+
+    def apply(self, ctx: StepContext) -> None:
+        """Nothing to change."""
+
+    def verify(self, ctx: StepContext) -> Verdict:
+        return Verdict.ok(self.reason)
+
+    def rollback(self, ctx: StepContext, before: JSON) -> None:
+        """Nothing was changed."""
+
+
+def repoint_step(
+    config: MigrationConfig,
+    dns: DnsFacadeResources | None,
+    make: Callable[[DnsFacadeResources], Step],
+    before_step: str,
+) -> Step:
+    """A later phase's repoint-facade: `make(dns)` when migration.yaml has a dns: section, else NoFacade."""
+    if dns is None and config.dns is not None:
+        dns = DnsFacadeResources(config)
+    return make(dns) if dns is not None else NoFacade(before_step)
+

@@ -152,6 +152,7 @@ class _PhasePass:
         self._gate_due = 0.0
         self._gate_last: str | None = None
         ctx.gate_problem = self.gate_problem
+        ctx.journal = self.note
 
     def pause_reason(self) -> str | None:
         """The reason of a pending `migrator pause`, else None."""
@@ -189,6 +190,11 @@ class _PhasePass:
         before = record.status
         record.move_to(status, self.phase)
         self._queue("step", record.name, before.value, status.value, detail)
+
+    def note(self, event: str, step: str | None = None, **detail: Any) -> None:
+        """A journal line from a step (no status change), written with the state as it is now."""
+        self._queue(event, step, self.record.status.value, self.record.status.value, detail)
+        self.commit()
 
     def commit(self) -> None:
         self.record.state = _json_copy(self.ctx.state, f"the state of phase {self.phase}")
@@ -485,6 +491,8 @@ class Machine:
                     "the point of no return. Nothing was changed. Go forward instead: fix the cause and "
                     "`migrator resume`; the runbook of this phase lists what to do if that is impossible."
                 )
+            # The pause that stopped the run (e.g. `migrator pause` before a rollback) must not stop the rollback.
+            self.store.clear_pause()
             if record.status is not PhaseStatus.ROLLING_BACK:
                 session.phase_to(PhaseStatus.ROLLING_BACK)
             record.error = record.pause_reason = None

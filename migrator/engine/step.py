@@ -74,12 +74,14 @@ class StepContext:
     outcome already in place does not apply again, so record what later steps need in `snapshot`
     or `verify`.
 
-    A long apply or rollback (hours of data movement) uses the three hooks the machine sets:
+    A long apply or rollback (hours of data movement) uses the hooks the machine sets:
     `save_state()` makes `state` durable at once, so an intent recorded there before an outside
     effect (a throttle about to be set) survives a kill; `pause_requested()` returns the reason of a
     pending `migrator pause` (else None), which such a step polls; `gate_problem()` returns why the
     phase's safety gate is closed (else None; the machine asks the gate at most once per interval),
-    on which such a step stops and raises SafetyGateError. Outside a machine all three are inert.
+    on which such a step stops and raises SafetyGateError; `journal(event, step, **detail)` appends a
+    line to the migration's journal (e.g. a step pausing and resuming on its own, with the reason).
+    Outside a machine all four are inert.
     """
 
     config: Any
@@ -88,6 +90,7 @@ class StepContext:
     save_state: Callable[[], None] = field(default=lambda: None, repr=False)
     pause_requested: Callable[[], str | None] = field(default=lambda: None, repr=False)
     gate_problem: Callable[[], str | None] = field(default=lambda: None, repr=False)
+    journal: Callable[..., None] = field(default=lambda event, step=None, **detail: None, repr=False)
 
 
 class Step(ABC):

@@ -22,7 +22,8 @@ except a broker's rates the next batch needs too (handed over instead of deleted
 preferred leader election -> record the batch done.
 
 A broken invariant (a broker of the batch down, a partition under min ISR, offline partitions, no
-controller, no progress for too long) pauses the run on its own: the moves in flight are cancelled
+controller, no progress for too long, or what the caller's `health_check` reports, e.g. a phase's
+health gate and canary) pauses the run on its own: the moves in flight are cancelled
 (KIP-455 reverts them), our throttles removed, and a SafetyGateError says why. `migrator pause`
 finishes or cancels the batch in flight (settings.on_pause), removes the throttles and raises
 MovePaused.
@@ -75,6 +76,11 @@ _SHOWN = 10
 
 class MovePaused(OperatorPause):
     """The operator asked the move to pause; it stopped cleanly and resumes from the checkpoint."""
+
+
+class MoveStalled(SafetyGateError):
+    """No byte copied and no partition completed for stall_timeout_seconds: waiting for the cluster to
+    look healthy would not help, a human must find the cause."""
 
 
 @dataclass(frozen=True)
@@ -138,12 +144,13 @@ class Executor:
         events: EventBus,
         persist: Callable[[], None],
         pause_requested: Callable[[], str | None] = lambda: None,
-        gate_problem: Callable[[], str | None] = lambda: None,
         settings: MovementConfig | None = None,
         phase: str | None = None,
         step: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        health_check: Callable[[], str | None] | None = None,
+        progress_detail: Callable[[], JSON] | None = None,
     ) -> None:
         self.config = config
         self.admin = admin
@@ -152,12 +159,16 @@ class Executor:
         self._events = events
         self._persist = persist
         self._pause_requested = pause_requested
-        # The phase's safety gate (canary included), asked at the machine's own interval.
-        self._gate_problem = gate_problem
         self._phase = phase
         self._step = step
         self._sleep = sleep
         self._clock = clock
+        #: The caller's own whole-cluster check, run with ours every safety_interval_seconds: why
+        #: the run must pause, or None.
+        self._health_check = health_check
+        #: What the caller adds to every progress event (read with the replica sizes, as often).
+        self._progress_detail = progress_detail
+        self._detail: JSON = {}
         #: The gate's full read (its min.insync.replicas judge the batch's partitions); the checks
         #: during the run refresh it from ZooKeeper alone.
         self._known = Inventory(cluster_id="", controller_id=None, brokers={}, topics={})
@@ -316,7 +327,7 @@ class Executor:
         memory.progress = self._progress(plan, run, {}, meter, stages_done=set()).to_dict()
         memory.save()
         self._emit("mover.batch_done", direction=direction, batch=index + 1, batches=plan.summary.batches)
-        self._emit("progress", direction=direction, **memory.progress)
+        self._emit("progress", direction=direction, **memory.progress, **self._read_detail())
         return failures
 
     @staticmethod
@@ -382,7 +393,7 @@ class Executor:
                     f"no byte was copied and no partition completed for {self.settings.stall_timeout_seconds:g} s "
                     "(check for a foreign throttle far below ours, a full disk, or fetcher errors in the logs of "
                     f"brokers {sorted(brokers)})",
-                    SafetyGateError,
+                    MoveStalled,
                 )
             try:
                 snapshot = self._observe(keys)
@@ -391,9 +402,9 @@ class Executor:
                 if problem is None and self._clock() >= self._next_health:
                     problem = self._health()
                     self._next_health = self._clock() + self.settings.safety_interval_seconds
-                problem = problem or self._gate_problem()
                 if self._clock() >= next_sizes:
                     sizes.update(self._replica_sizes([b for b in adding if b in snapshot.live]))
+                    self._read_detail()
                     next_sizes = self._clock() + self.settings.progress_interval_seconds
             except KAFKA_IO_ERRORS as exc:
                 self._emit("mover.read_failed", error=f"{type(exc).__name__}: {exc}")
@@ -403,7 +414,7 @@ class Executor:
                 self._halt(memory, run, keys, problem, SafetyGateError)
             done_here = {k for k, s in stages.items() if s in _FINISHED}
             progress = self._progress(plan, run, sizes, meter, done_here, batch=index)
-            self._emit("progress", direction=direction, **progress.to_dict())
+            self._emit("progress", direction=direction, **progress.to_dict(), **self._detail)
             if len(done_here) == len(keys):
                 return
             marker = (progress.bytes_moved, progress.partitions_done)
@@ -553,7 +564,14 @@ class Executor:
         is seen at the next gate)."""
         inventory = refresh_from_zookeeper(self.zk, self._known)
         report = evaluate_safety(self.config, inventory, (), RUN_CHECKS)
-        return None if report.ok else " ".join(f"{c.name}: {c.detail}" for c in report.failures)
+        if not report.ok:
+            return " ".join(f"{c.name}: {c.detail}" for c in report.failures)
+        return self._health_check() if self._health_check is not None else None
+
+    def _read_detail(self) -> JSON:
+        if self._progress_detail is not None:
+            self._detail = self._progress_detail()
+        return self._detail
 
     def _under_min_isr(self, snapshot: Snapshot) -> list[PartitionKey]:
         return sorted(

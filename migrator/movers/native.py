@@ -22,6 +22,7 @@ from migrator.engine.events import EventBus
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import MigratorError, TemporaryError
 from migrator.movers.executor import Executor
+from migrator.movers.factory import Mover, open_mover
 from migrator.movers.memory import MoverMemory
 from migrator.movers.plan import MovePlan, PlannerCluster
 from migrator.movers.planner import planner_cluster
@@ -48,10 +49,11 @@ class NativeMover:
         events: EventBus,
         persist: Callable[[], None],
         pause_requested: Callable[[], str | None] = lambda: None,
-        gate_problem: Callable[[], str | None] = lambda: None,
         settings: MovementConfig | None = None,
         phase: str | None = None,
         step: str | None = None,
+        health_check: Callable[[], str | None] | None = None,
+        progress_detail: Callable[[], JSON] | None = None,
     ) -> Iterator[Executor]:
         """An executor with its own ZooKeeper session and Admin connection, closed on exit."""
         with ZooKeeper.from_config(config.cluster) as zk, KafkaAdmin(config.cluster) as admin:
@@ -62,15 +64,17 @@ class NativeMover:
                 events=events,
                 persist=persist,
                 pause_requested=pause_requested,
-                gate_problem=gate_problem,
                 settings=settings,
                 phase=phase,
                 step=step,
+                health_check=health_check,
+                progress_detail=progress_detail,
             )
 
 
 class MoveReplicas(Step):
-    """Run the plan in ctx.state[plan_key] with the native mover; rollback reverses it."""
+    """Run the plan in ctx.state[plan_key] with the mover `mover_kind` names (native by default, through
+    movers/factory.py); rollback reverses it."""
 
     name: ClassVar[str] = "move-replicas"
     plan_key: ClassVar[str] = "move_plan"
@@ -100,21 +104,36 @@ class MoveReplicas(Step):
         """How fast and how much at once; a phase with a movement section of its own overrides this."""
         return resolve_movement(ctx.config.movement)
 
+    def mover_kind(self, ctx: StepContext) -> str:
+        """Which mover moves the data (movers/factory.py); a phase with a `mover:` setting overrides this."""
+        return NativeMover.name
+
+    def health_check(self, ctx: StepContext) -> Callable[[], str | None] | None:
+        """A check the mover polls during movement (a reason to pause, or None): by default the phase's
+        safety watch, which the machine asks at most once per gate interval (canary included)."""
+        return ctx.gate_problem
+
+    def progress_detail(self, ctx: StepContext) -> Callable[[], JSON] | None:
+        """What the phase adds to each progress event (e.g. replicas and leaders per environment)."""
+        return None
+
     @contextmanager
-    def mover(self, ctx: StepContext) -> Iterator[Executor]:
+    def mover(self, ctx: StepContext) -> Iterator[Mover]:
         """The executor; a request that still fails after the clients' own retries (the controller or
         a broker gone for longer) ends this attempt as a TemporaryError, so the engine tries again:
         every intent is recorded before it takes effect, and each attempt starts from the cluster's
         real state."""
         try:
-            with NativeMover.open(
+            with open_mover(
+                self.mover_kind(ctx),
                 ctx.config,
                 events=ctx.events,
                 persist=ctx.save_state,
                 pause_requested=ctx.pause_requested,
-                gate_problem=ctx.gate_problem,
                 settings=self.settings(ctx),
                 step=self.name,
+                health_check=self.health_check(ctx),
+                progress_detail=self.progress_detail(ctx),
             ) as executor:
                 yield executor
         except KAFKA_IO_ERRORS as exc:

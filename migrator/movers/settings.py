@@ -14,6 +14,9 @@ from pydantic import Field
 from migrator.config_base import ConfigModel
 from migrator.movers.plan import BatchLimits
 
+#: The movers a phase can be configured with (migrator/movers/factory.py opens them).
+MoverKind = Literal["native", "cruise-control"]
+
 
 class MovementConfig(ConfigModel):
     throttle_bytes_per_second: int = Field(

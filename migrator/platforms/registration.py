@@ -16,7 +16,7 @@ from kazoo.client import KazooClient
 
 from migrator.clients.zk import ZooKeeper, split_connect
 from migrator.clients.zk import log as zk_log  # kazoo's chatter stays quiet, as in the client
-from migrator.errors import BadInput
+from migrator.errors import BadInput, PermanentError
 from migrator.platforms.model import Registration
 
 
@@ -77,4 +77,18 @@ def _registration(broker_id: int, data: dict[str, Any]) -> Registration:
         rack=data.get("rack"),
         host=data.get("host"),
         endpoints=tuple(data.get("endpoints") or ()),
+    )
+
+
+def advertised_host(registration: Registration) -> str:
+    """The host a broker tells clients to connect to (its PLAINTEXT host, else its first endpoint's)."""
+    if registration.host:
+        return registration.host
+    for endpoint in registration.endpoints:
+        host = endpoint.split("://", 1)[-1].rpartition(":")[0].strip("[]")
+        if host:
+            return host
+    raise PermanentError(
+        f"Broker {registration.broker_id} registered no advertised host, so no facade name can lead to it. "
+        "Check its advertised.listeners (source_platform.server_properties) and restart it."
     )

@@ -34,7 +34,7 @@ from functools import cached_property
 from migrator.clients.kafka import KafkaAdmin
 from migrator.clients.zk import ZooKeeper
 from migrator.cluster.inventory import read_inventory
-from migrator.cluster.leaders import elect_preferred_leaders
+from migrator.cluster.leaders import describe_not_preferred, elect_preferred_leaders, not_preferred
 from migrator.cluster.model import Inventory
 from migrator.cluster.safety import (
     CLUSTER_ID,
@@ -47,7 +47,7 @@ from migrator.cluster.safety import (
     foreign_reassignment_refusal,
 )
 from migrator.config import MigrationConfig
-from migrator.dns.steps import DnsFacadeResources, RepointFacade
+from migrator.dns.steps import DnsFacadeResources, RepointFacade, repoint_step
 from migrator.engine.phase import Phase, Precondition
 from migrator.engine.step import JSON, Action, Step, StepContext, Verdict
 from migrator.errors import BadInput, PermanentError
@@ -55,13 +55,13 @@ from migrator.movers.native import MoveReplicas
 from migrator.movers.plan import MovePlan
 from migrator.movers.settings import MovementConfig
 from migrator.platforms.model import HostState, NewBroker
+from migrator.platforms.registration import advertised_host
 from migrator.platforms.source.base import BrokerPlatform
 from migrator.platforms.source.factory import source_platform
 from migrator.platforms.source.retire import retire_brokers
-from migrator.text import SHOWN, id_list
+from migrator.text import id_list
 from phases.broker_id_shift.plan import (
     ShiftPlan,
-    advertised_host,
     check_bootstrap,
     facade_targets,
     move_plan,
@@ -84,8 +84,6 @@ def build(
     config: MigrationConfig, resources: ShiftResources | None = None, dns: DnsFacadeResources | None = None
 ) -> Phase:
     resources = resources or ShiftResources(config)
-    if dns is None and config.dns is not None:
-        dns = DnsFacadeResources(config)
     move = MoveReplicasToNewBrokers(resources)
     gate = SafetyGate(config, ours=move.moving)
     return Phase(
@@ -94,7 +92,7 @@ def build(
             ProvisionNewBrokers(resources),
             move,
             ElectLeaders(resources),
-            RepointFacadeToNewBrokers(dns, resources) if dns is not None else NoFacade(),
+            repoint_step(config, dns, lambda d: RepointFacadeToNewBrokers(d, resources), RetireOldBrokers.name),
             RetireOldBrokers(resources),
         ],
         preconditions=[Precondition("shift-ready", resources.shift_ready)],
@@ -191,20 +189,6 @@ class ElectLeaders(Step):
             moves = move_plan(self.resources.inventory, self.resources.shift(ctx), self.resources.movement).moves
         return [(m.topic, m.partition) for m in moves]
 
-    def _not_preferred(self, zk: ZooKeeper, keys: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
-        """partition -> (leader, preferred leader) where they differ."""
-        topics = zk.topics(sorted({t for t, _ in keys}))
-        states = zk.partition_states(keys)
-        found = {}
-        for topic, partition in keys:
-            replicas = (topics.get(topic) or {}).get("partitions", {}).get(str(partition))
-            if not replicas:
-                continue  # deleted since the move: nothing to lead
-            leader = (states.get((topic, partition)) or {}).get("leader", -1)
-            if leader != replicas[0]:
-                found[(topic, partition)] = (leader, replicas[0])
-        return found
-
     def plan(self, ctx: StepContext) -> list[Action]:
         return [Action("elect", "preferred leaders", {"partitions": len(self._partitions(ctx)), "type": "PREFERRED"})]
 
@@ -217,7 +201,7 @@ class ElectLeaders(Step):
                 keys,
                 attempts=self.attempts,
                 pause=lambda: self.resources.sleep(self.resources.poll_interval),
-                still_pending=lambda: list(self._not_preferred(zk, keys)),
+                still_pending=lambda: list(not_preferred(zk, keys)),
                 on_attempt=lambda attempt, asked, failed: ctx.events.emit(
                     "shift.leaders", PHASE, self.name, asked=asked, not_elected=len(failed), attempt=attempt + 1
                 ),
@@ -226,10 +210,9 @@ class ElectLeaders(Step):
     def verify(self, ctx: StepContext) -> Verdict:
         keys = self._partitions(ctx)
         with ZooKeeper.from_config(self.resources.config.cluster) as zk:
-            pending = self._not_preferred(zk, keys)
+            pending = not_preferred(zk, keys)
         if pending:
-            shown = ", ".join(f"{t}-{p} (leader {now}, preferred {first})" for (t, p), (now, first) in sorted(pending.items())[:SHOWN])
-            return Verdict.pending(f"{len(pending)} of {len(keys)} moved partition(s) are not led by their preferred replica: {shown}", 5.0)
+            return Verdict.pending(describe_not_preferred(pending, len(keys)), 5.0)
         return Verdict.ok(f"all {len(keys)} moved partition(s) are led by their preferred (first) replica")
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
@@ -265,28 +248,6 @@ class RepointFacadeToNewBrokers(RepointFacade):
         return actions
 
 
-class NoFacade(Step):
-    """repoint-facade when migration.yaml has no dns: section: there is no facade name to move."""
-
-    name = "repoint-facade"
-    reason = (
-        "migration.yaml has no dns: section, so there is no facade name to move; clients that name the old "
-        "brokers directly must be pointed at the new ones before retire-old-brokers"
-    )
-
-    def plan(self, ctx: StepContext) -> list[Action]:
-        return [Action("none", "DNS facade", {"reason": self.reason})]
-
-    def apply(self, ctx: StepContext) -> None:
-        """Nothing to change."""
-
-    def verify(self, ctx: StepContext) -> Verdict:
-        return Verdict.ok(self.reason)
-
-    def rollback(self, ctx: StepContext, before: JSON) -> None:
-        """Nothing was changed."""
-
-
 class RetireOldBrokers(Step):
     name = "retire-old-brokers"
 
@@ -318,10 +279,7 @@ class RetireOldBrokers(Step):
         return self.resources.platform.check_retired(self.resources.shift(ctx).old_ids)
 
     def rollback(self, ctx: StepContext, before: JSON) -> None:
-        brokers = [NewBroker.from_dict(b) for b in before.get("brokers", [])]
-        if brokers:
-            self.resources.platform.provision(brokers)
-            self.resources.platform.wait_registered(brokers)
+        self.resources.platform.bring_back([NewBroker.from_dict(b) for b in before.get("brokers", [])])
 
 
 # ------------------------------------------------------------------------------- what the steps share

@@ -10,12 +10,12 @@ from migrator.cluster.model import Inventory
 from migrator.config import MigrationConfig
 from migrator.dns.config import DnsConfig
 from migrator.engine.step import JSON
-from migrator.errors import BadInput, PermanentError
+from migrator.errors import BadInput
 from migrator.movers.native import planner_view
 from migrator.movers.plan import MovePlan, PlannerBroker, PlannerCluster
 from migrator.movers.planner import plan_mapping
 from migrator.movers.settings import MovementConfig, resolve_movement
-from migrator.platforms.model import NewBroker, Registration
+from migrator.platforms.model import NewBroker
 from migrator.platforms.source.config import BrokerIdShiftConfig
 from migrator.text import byte_size, id_list
 
@@ -196,17 +196,3 @@ def move_plan(inventory: Inventory, shift: ShiftPlan, settings: MovementConfig) 
     registered = {b.id for b in view.brokers}
     missing = tuple(PlannerBroker(new, shift.racks[old]) for old, new in sorted(shift.mapping.items()) if new not in registered)
     return plan_mapping(PlannerCluster(view.brokers + missing, view.partitions), shift.mapping, settings.limits())
-
-
-def advertised_host(registration: Registration) -> str:
-    """The host a broker tells clients to connect to (its PLAINTEXT host, else its first endpoint's)."""
-    if registration.host:
-        return registration.host
-    for endpoint in registration.endpoints:
-        host = endpoint.split("://", 1)[-1].rpartition(":")[0].strip("[]")
-        if host:
-            return host
-    raise PermanentError(
-        f"Broker {registration.broker_id} registered no advertised host, so no facade name can lead to it. "
-        "Check its advertised.listeners (source_platform.server_properties) and restart it."
-    )

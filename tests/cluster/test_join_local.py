@@ -40,19 +40,24 @@ def vm_brokers(shared: str, shared_port: int) -> list[BrokerSpec]:
     return [BrokerSpec(i, rack, config) for i, rack in ((0, "a"), (1, "b"), (2, "c"))]
 
 
-def local_target_config(cluster: SandboxCluster, directory: Path, shared_port: int) -> MigrationConfig:
-    path = cluster.write_migration_config(directory / "migration.yaml", migration_id="join-local")
-    data = yaml.safe_load(path.read_text())
-    data["source_platform"] = {"kind": "local", "local": {"sandbox_dir": str(cluster.workdir)}}
-    data["target"] = {
+def local_target_section(replicas: int, shared_port: int) -> dict:
+    """A `target:` section for sandbox brokers from ID 1000 with racks, beside prepared VM brokers."""
+    return {
         "kind": "local",
         "cluster_name": "events",
-        "replicas": len(NEW_IDS),
+        "replicas": replicas,
         "node_ids": "[1000-1999]",
         "listeners": [{"name": "plain", "port": 9092}],
         "shared_listener": {"name": "shared", "port": shared_port},
         "rack_topology_key": "topology.kubernetes.io/zone",
     }
+
+
+def local_target_config(cluster: SandboxCluster, directory: Path, shared_port: int) -> MigrationConfig:
+    path = cluster.write_migration_config(directory / "migration.yaml", migration_id="join-local")
+    data = yaml.safe_load(path.read_text())
+    data["source_platform"] = {"kind": "local", "local": {"sandbox_dir": str(cluster.workdir)}}
+    data["target"] = local_target_section(len(NEW_IDS), shared_port)
     return MigrationConfig.model_validate(data)
 
 

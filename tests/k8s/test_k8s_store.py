@@ -43,7 +43,8 @@ from migrator.engine.machine import Machine
 from migrator.engine.phase import Phase
 from migrator.errors import BadInput
 from migrator.sandbox.kube import KubeRig
-from migrator.session import Session, open_store
+from migrator.checkpoint_store import open_store
+from migrator.session import Session
 from tests.unit.engine_fakes import Crasher, FakeSystem, KeyStep, SimulatedCrash, context_with_events
 
 pytestmark = pytest.mark.k8s

@@ -124,6 +124,12 @@ class BrokerPlatform(ABC):
                 waiting.append(f"Broker {broker_id} has deregistered but its {host.describe()}.")
         return _verdict([], waiting, f"Broker(s) {_ids(broker_ids)} retired.")
 
+    def bring_back(self, brokers: Sequence[NewBroker]) -> None:
+        """Start retired brokers again with their disks (a rollback) and wait until they are registered."""
+        if brokers:
+            self.provision(brokers)
+            self.wait_registered(brokers)
+
     def wait_registered(self, brokers: Sequence[NewBroker], timeout: float | None = None) -> None:
         self._poll(lambda: self.check_registered(brokers), timeout or self.settings.register_timeout, "register")
 
