@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from migrator.cluster.environments import ENVIRONMENTS
 from migrator.engine.checkpoint import Checkpoint
 
-VM = "vm"
-KUBERNETES = "kubernetes"
-ENVIRONMENTS = (VM, KUBERNETES)
+VM, KUBERNETES = ENVIRONMENTS
 
 #: The broker IDs a checkpoint says run on Kubernetes.
 KubernetesIds = Callable[[Checkpoint | None], frozenset[int]]
