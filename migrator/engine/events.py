@@ -1,4 +1,5 @@
-"""An in-process event bus: the machine and long steps publish, the CLI subscribes (progress lines and bars)."""
+"""An in-process event bus: the machine, long steps and the canary publish; the CLI (progress lines and bars)
+and the metrics exporter subscribe."""
 
 from __future__ import annotations
 
