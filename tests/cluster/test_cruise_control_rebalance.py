@@ -25,7 +25,7 @@ from migrator.cluster.environments import Environments, placement
 from migrator.config import MigrationConfig, load_config
 from migrator.engine.checkpoint import LocalFileStore
 from migrator.engine.events import Event, EventBus
-from migrator.errors import PermanentError, SafetyGateError
+from migrator.errors import OperatorPause, PermanentError
 from migrator.sandbox import jars
 from migrator.sandbox.cluster import SandboxCluster
 from migrator.sandbox.dns_server import DnsServer
@@ -159,7 +159,7 @@ def test_a_move_paused_half_way_rolls_back_onto_the_vm_brokers(world: World) -> 
     machine(world.config).request_pause("test: reverse half way")
     runner.join(300)
     # The batch in flight finishes (movement.on_pause: finish), then the move stops at its boundary.
-    assert isinstance(outcome[0], SafetyGateError) and "test: reverse half way" in str(outcome[0]), outcome
+    assert isinstance(outcome[0], OperatorPause) and "test: reverse half way" in str(outcome[0]), outcome
     assert 1 <= len(events.of("mover.batch_done")) < events.of("mover.reconciled")[0]["batches"]
     half = world.placement()
     # Half way: some replicas moved onto the Kubernetes brokers, some are still on the VM brokers.
