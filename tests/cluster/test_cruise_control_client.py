@@ -1,6 +1,6 @@
 """The Cruise Control client against the test double, and the double against its OpenAPI description.
 
-Dry runs only on the shared sandbox: nothing here moves data (the mover's tests do, on private clusters).
+Dry runs only, on a cluster of the module's own: nothing here moves data (the mover's tests do).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from migrator.clients.cruise_control import (
     CruiseControlError,
     Optimization,
 )
-from migrator.config import MigrationConfig, load_config
+from migrator.config import MigrationConfig
 from migrator.sandbox.cluster import SandboxCluster
 from tests.cluster.native_mover_support import assignment, create_topic, unique
 from tests.cruise_control_double.server import CruiseControlDouble
@@ -23,8 +23,14 @@ pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
-def config(sandbox: SandboxCluster, tmp_path_factory: pytest.TempPathFactory) -> MigrationConfig:
-    return load_config(sandbox.write_migration_config(tmp_path_factory.mktemp("cc-client") / "migration.yaml"))
+def sandbox(private: tuple[SandboxCluster, MigrationConfig]) -> SandboxCluster:
+    """The module's own cluster (tests/cluster/conftest.py says why not the shared one)."""
+    return private[0]
+
+
+@pytest.fixture(scope="module")
+def config(private: tuple[SandboxCluster, MigrationConfig]) -> MigrationConfig:
+    return private[1]
 
 
 @pytest.fixture

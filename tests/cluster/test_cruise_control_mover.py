@@ -24,8 +24,7 @@ from migrator.movers.native import planner_view
 from migrator.movers.plan import BatchLimits, MovePlan
 from migrator.movers.planner import plan_drain
 from migrator.movers.settings import MovementConfig
-from migrator.sandbox import jars
-from migrator.sandbox.cluster import DEFAULT_BROKERS, BrokerSpec, SandboxCluster
+from migrator.sandbox.cluster import BrokerSpec, SandboxCluster
 from migrator.sandbox.workload import Workload
 from tests.cluster.native_mover_support import Recorder, assignment, create_topic, in_flight, throttles, unique, wait_for
 from tests.cruise_control_double.server import CruiseControlDouble
@@ -161,17 +160,6 @@ def test_a_cruise_control_restart_mid_execution_is_reconciled_and_the_move_finis
 
 # ------------------------------------------------------------------ on one private cluster for the module
 # remove_broker drains EVERY partition of a broker, so these do not run on the session's shared sandbox.
-
-
-@pytest.fixture(scope="module")
-def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxCluster, MigrationConfig]]:
-    jars.ensure_jars()
-    cluster = SandboxCluster(tmp_path_factory.mktemp("cc-private"), DEFAULT_BROKERS, "/kafka")
-    cluster.up()
-    try:
-        yield cluster, load_config(cluster.write_migration_config(tmp_path_factory.mktemp("cc-mover") / "migration.yaml"))
-    finally:
-        cluster.down()
 
 
 def test_an_execution_someone_else_started_is_named_and_never_stopped(private):
