@@ -150,6 +150,8 @@ class RebalanceResources:
         cluster calls for (`inventory`, or the dry runs' read)."""
         if PLANS in ctx.state and inventory is None:
             return [MovePlan.from_dict(p) for p in ctx.state[PLANS]]
+        if not self.environments(ctx).kubernetes:
+            return []  # a dry run before the join: nothing to drain into yet (the entry gate refuses a run)
         view = planner_view(inventory or self.inventory)
         return drain_plans(view, self.environments(ctx), self.movement.limits(), self.settings.brokers_per_batch)
 
@@ -264,6 +266,11 @@ class MoveReplicasToKubernetes(MoveReplicas):
         return ctx.state.setdefault(MOVERS, {}).setdefault(str(group), {})
 
     def plan(self, ctx: StepContext) -> list[Action]:
+        if not self.resources.environments(ctx).kubernetes:
+            # A dry run before the join: there is nothing to drain into yet, which is not bad input.
+            return [
+                Action("wait", "for the Kubernetes brokers", {"why": f"the drain is planned once phase {JOIN_PHASE} has registered them"})
+            ]
         plans = self.resources.drain_plans(ctx)
         throttle = self.settings(ctx).throttle_bytes_per_second
         groups = broker_groups(self.resources.environments(ctx).vm, self.resources.settings.brokers_per_batch)

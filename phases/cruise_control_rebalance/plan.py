@@ -107,6 +107,8 @@ def facade_targets(dns: DnsConfig, envs: Environments, hosts: Mapping[int, str])
     (in ID order, round robin), so a client that lists VM names still bootstraps; the bootstrap name
     leads to every Kubernetes broker."""
     k8s = list(envs.kubernetes)
+    if not k8s:
+        return {}  # a dry run before the join: no Kubernetes broker to lead a name to yet
     targets = {dns.broker_name(b): [hosts[b]] for b in k8s}
     for i, vm in enumerate(envs.vm):
         targets[dns.broker_name(vm)] = [hosts[k8s[i % len(k8s)]]]

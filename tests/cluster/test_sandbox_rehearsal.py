@@ -19,7 +19,9 @@ pytestmark = pytest.mark.cluster
 
 def _invoke(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, " ".join(result.stderr.split())
+    # An unexpected exception leaves no output: its repr is the message to see.
+    err = " ".join(result.stderr.split()) or (repr(result.exception) if result.exception else "")
+    return result.exit_code, result.stdout, err
 
 
 def test_sandbox_up_writes_a_config_every_built_phase_runs_with_and_down_stops_everything(tmp_path: Path) -> None:
@@ -37,11 +39,12 @@ def test_sandbox_up_writes_a_config_every_built_phase_runs_with_and_down_stops_e
         assert _named_alive(dns_pid)
 
         code, out, err = _invoke("plan", "--config", path, "--output", "json")
-        assert code == 0, err
+        assert code == 0, err or out
         planned = json.loads(out)
         assert planned["not_planned"] == {}, planned["not_planned"]
         assert [p["phase"] for p in planned["phases"]] == [
-            "preflight", "dns-facade", "broker-id-shift", "mixed-cluster-join", "operator-handback",
+            "preflight", "dns-facade", "broker-id-shift", "mixed-cluster-join", "cruise-control-rebalance",
+            "operator-handback",
         ]
         for phase in ("preflight", "dns-facade"):
             code, out, err = _invoke("run", phase, "--config", path, "--yes", "--output", "json")
